@@ -1,0 +1,1 @@
+"""OneWindow common library: settings, database, events, outbox/inbox, Kafka bus, auth, observability."""

@@ -1,0 +1,110 @@
+"""Operator and developer commands: ``python -m shared.cli --help`` (or ``onewindow --help``)."""
+
+import asyncio
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+from alembic import command
+
+from shared import migrations
+from shared.settings import ServiceSettings
+
+app = typer.Typer(help="OneWindow operator and developer commands.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead-letter topics.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+
+SERVICES = ("forms", "ticketing", "acceptance", "approval", "issuance")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _settings(service: str | None = None) -> ServiceSettings:
+    """Settings from the environment, with the service's prefix if given (FORMS_, ...)."""
+    if service is None:
+        return ServiceSettings()
+    from pydantic_settings import SettingsConfigDict
+
+    class _S(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix=f"{service.upper()}_", extra="ignore")
+
+    return _S(service_name=service)
+
+
+@app.command()
+def run() -> None:
+    """Start the whole system: database, broker, migrations, demo catalogue, all five services."""
+    from shared.stack import run_stack
+
+    run_stack()
+
+
+@app.command()
+def migrate(service: str = typer.Argument(None, help="One service; all when omitted.")) -> None:
+    """Apply migrations (each service's own history in its own schema)."""
+    for name in [service] if service else SERVICES:
+        migrations.upgrade(name, _settings(name).database_url)
+        typer.echo(f"{name}: migrated")
+
+
+@app.command()
+def revision(service: str, message: str = typer.Option(..., "-m", "--message")) -> None:
+    """Autogenerate a migration for SERVICE against a throw-away embedded PostgreSQL."""
+    from shared.infra import EmbeddedPostgres
+
+    with tempfile.TemporaryDirectory(prefix="ow-revision-") as tmp:
+        os.chmod(tmp, 0o755)
+        pg = EmbeddedPostgres(Path(tmp) / "pg")
+        pg.start()
+        try:
+            url = pg.url("postgres")
+            migrations.upgrade(service, url)
+            command.revision(migrations.alembic_config(service, url), message=message, autogenerate=True)
+        finally:
+            pg.stop()
+
+
+@app.command("export-events")
+def export_events(out: Path = typer.Option(ROOT / "docs" / "asyncapi.json")) -> None:
+    """Write the AsyncAPI document of every event type (and its JSON Schemas) to OUT."""
+    from shared.asyncapi import build_asyncapi
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(build_asyncapi(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {out}")
+
+
+@dlq_app.command("replay")
+def dlq_replay(group: str = typer.Argument(..., help="Consumer group, e.g. approval")) -> None:
+    """Re-publish every message of GROUP's dead-letter topic to its original topic."""
+    from shared.bus import KafkaBus, replay_dead_letters
+
+    async def _go() -> int:
+        bus = KafkaBus(_settings())
+        try:
+            return await replay_dead_letters(bus, group=f"{bus.settings.topic_prefix}{group}")
+        finally:
+            await bus.stop()
+
+    typer.echo(f"replayed {asyncio.run(_go())} message(s)")
+
+
+@app.command("mint-token")
+def mint_token_cmd(
+    role: list[str] = typer.Option(..., "--role", help="Role(s): clerk, approver, ..."),
+    sub: str = typer.Option("dev-user"),
+    hall: list[str] = typer.Option([], "--hall"),
+    department: list[str] = typer.Option([], "--department"),
+    keys_dir: Path = typer.Option(ROOT / "var" / "keys", help="Embedded issuer keys."),
+    ttl: int = typer.Option(8 * 3600, help="Seconds."),
+) -> None:
+    """Mint a token from the embedded issuer's key (for integrators trying the API)."""
+    from shared.auth import load_or_create_keys, mint_token
+
+    key, _ = load_or_create_keys(keys_dir)
+    typer.echo(mint_token(key, sub=sub, roles=role, halls=hall, departments=department, ttl_seconds=ttl))
+
+
+if __name__ == "__main__":
+    app()

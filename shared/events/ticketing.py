@@ -1,0 +1,77 @@
+"""Events of the ticketing service (stream ``ticketing``)."""
+
+from datetime import datetime
+
+from shared.events.envelope import Event
+
+
+class _TicketEvent(Event):
+    STREAM = "ticketing"
+
+    ticket_id: str
+    hall: str
+    number: str
+    matter_code: str
+
+    def aggregate_key(self) -> str:
+        return self.ticket_id
+
+
+class TicketIssued(_TicketEvent):
+    """A citizen took a number."""
+
+    TYPE = "ticket.issued"
+    zone: str
+    channel: str  # kiosk | web | appointment
+    priority: int = 0
+    issued_at: datetime
+
+
+class TicketCalled(_TicketEvent):
+    """A window called the ticket; the clerk may open an application from it."""
+
+    TYPE = "ticket.called"
+    window: str
+    staff_id: str | None = None
+    called_at: datetime
+
+
+class TicketServed(_TicketEvent):
+    """Service at the window finished."""
+
+    TYPE = "ticket.served"
+    window: str
+    staff_id: str | None = None
+    outcome: str
+    application_id: str | None = None
+    wait_seconds: float
+    service_seconds: float
+    served_at: datetime
+
+
+class TicketNoShow(_TicketEvent):
+    """The citizen did not come when called; ``requeued`` says whether the ticket waits again."""
+
+    TYPE = "ticket.no_show"
+    window: str
+    requeued: bool
+    at: datetime
+
+
+class TicketTransferred(_TicketEvent):
+    """The ticket moved to another matter or zone, keeping its original wait."""
+
+    TYPE = "ticket.transferred"
+    from_matter_code: str
+    to_zone: str
+    at: datetime
+
+
+class TicketRated(_TicketEvent):
+    """The citizen rated the service (1-5)."""
+
+    TYPE = "ticket.rated"
+    score: int
+    window: str | None = None
+    staff_id: str | None = None
+    at: datetime

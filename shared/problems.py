@@ -1,0 +1,124 @@
+"""RFC 9457 problem details for every error, field-level for validation errors."""
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    """One invalid field: where it is and why it is wrong."""
+
+    field: str
+    message: str
+    type: str = "value_error"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+    code: str | None = None
+
+
+class DomainError(Exception):
+    """A business-rule error that knows its HTTP status and a stable code."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Unprocessable(DomainError):
+    status, code, title = 422, "unprocessable", "Unprocessable content"
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body = problem.model_dump(exclude_none=True) | extra
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _loc_to_field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Turn validation errors, HTTP errors and domain errors into problem details."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldError(field=_loc_to_field(tuple(e.get("loc", ()))), message=e.get("msg", ""), type=e.get("type", ""))
+            for e in exc.errors()
+        ]
+        return problem_response(
+            Problem(
+                type="https://onewindow.example/problems/validation",
+                title="Invalid request",
+                status=422,
+                detail="; ".join(f"{e.field}: {e.message}" for e in errors)[:1000],
+                instance=request.url.path,
+                errors=errors,
+                code="validation_error",
+            )
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return problem_response(
+            Problem(title=str(exc.detail) if exc.status_code < 500 else "Server error", status=exc.status_code,
+                    detail=str(exc.detail), instance=request.url.path),
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(
+            Problem(
+                type=f"https://onewindow.example/problems/{exc.code}",
+                title=exc.title,
+                status=exc.status,
+                detail=exc.detail,
+                instance=request.url.path,
+                errors=exc.errors,
+                code=exc.code,
+            ),
+            **exc.extra,
+        )
+
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _starlette_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(
+            Problem(title=str(exc.detail), status=exc.status_code, instance=request.url.path),
+            headers=getattr(exc, "headers", None),
+        )

@@ -1,0 +1,244 @@
+"""The shape every service's FastAPI app shares: lifespan, health, metrics, problems, auth, backbone.
+
+Start-up never crash-loops: migrations, topic creation, the outbox relay and the consumers start
+in a background task that retries with backoff and logs one line per failure, while ``/readyz``
+answers 503 with the reason.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import MetaData, Table
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared import db, migrations
+from shared.auth import Authenticator, KeySet, public
+from shared.bus import EventConsumer, Handler, KafkaBus
+from shared.inbox import Inbox, inbox_table
+from shared.observability import CorrelationMiddleware, configure_logging, get_logger
+from shared.outbox import Outbox, OutboxRelay, outbox_table
+from shared.problems import install_problem_handlers
+from shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+@dataclass
+class ConsumerSpec:
+    """One consumer group of a service: the streams it reads and a handler per event type."""
+
+    group: str
+    streams: list[str]
+    handlers: dict[str, Handler]
+
+
+@dataclass
+class Backbone:
+    """Tables of the outbox and inbox in one service schema (models.py creates it at import)."""
+
+    metadata: MetaData
+    outbox_table: Table = field(init=False)
+    inbox_table: Table = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outbox_table = outbox_table(self.metadata)
+        self.inbox_table = inbox_table(self.metadata)
+
+
+@dataclass
+class Runtime:
+    """Everything a running service holds; on ``app.state.runtime``."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    bus: KafkaBus
+    outbox: Outbox
+    relay: OutboxRelay
+    consumers: list[EventConsumer]
+    started: bool = False
+    start_error: str | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    title: str,
+    description: str,
+    backbone: Backbone,
+    routers: list[APIRouter],
+    consumers: list[ConsumerSpec] | None = None,
+    on_started: Callable[[Runtime], Any] | None = None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    """Build one service's app; the lifespan opens the engine, the relay and the consumers."""
+    service = settings.service_name
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service=service, level=settings.log_level, json=settings.log_json)
+        engine = db.make_engine(settings.database_url)
+        sessionmaker = db.make_sessionmaker(engine)
+        bus = KafkaBus(settings)
+        outbox = Outbox(backbone.outbox_table, producer=service, topic_prefix=settings.topic_prefix)
+        relay = OutboxRelay(
+            table=backbone.outbox_table,
+            sessionmaker=sessionmaker,
+            sender=bus,
+            service=service,
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+        )
+        inbox = Inbox(backbone.inbox_table)
+        runtime = Runtime(
+            settings=settings,
+            engine=engine,
+            sessionmaker=sessionmaker,
+            bus=bus,
+            outbox=outbox,
+            relay=relay,
+            consumers=[
+                EventConsumer(
+                    bus=bus,
+                    group=f"{settings.topic_prefix}{spec.group}",
+                    streams=spec.streams,
+                    handlers=spec.handlers,
+                    sessionmaker=sessionmaker,
+                    engine=engine,
+                    inbox=inbox,
+                    service=service,
+                )
+                for spec in consumers or []
+            ],
+        )
+        app.state.runtime = runtime
+        app.state.authenticator = Authenticator(
+            keys=KeySet(jwks_file=settings.auth_jwks_file, jwks_url=settings.auth_jwks_url),
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+        )
+        runtime.tasks.append(asyncio.create_task(_start(runtime, on_started), name=f"{service}-start"))
+        log.info("service starting", port_hint="see README", service=service)
+        try:
+            yield
+        finally:
+            for task in runtime.tasks:
+                task.cancel()
+            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            await bus.stop()
+            await engine.dispose()
+            log.info("service stopped")
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.add_middleware(CorrelationMiddleware, service=service)
+    install_problem_handlers(app)
+    app.include_router(_ops_router())
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def _start(runtime: Runtime, on_started: Callable[[Runtime], Any] | None) -> None:
+    """Migrate, then start the relay and the consumers; retry until it works."""
+    settings = runtime.settings
+    backoff = 1.0
+    while True:
+        try:
+            if settings.migrate_on_start:
+                await asyncio.wait_for(
+                    asyncio.to_thread(migrations.upgrade, settings.service_name, settings.database_url), 120
+                )
+            else:
+                await db.ping(runtime.engine, timeout=5)
+            break
+        except Exception as exc:
+            reason = _short(exc)
+            if reason != runtime.start_error:
+                log.warning("database not reachable or not migrated; retrying", reason=reason)
+            runtime.start_error = reason
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 15)
+    runtime.start_error = None
+    runtime.started = True
+    runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+    for consumer in runtime.consumers:
+        runtime.tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.group}"))
+    if on_started is not None:
+        result = on_started(runtime)
+        if asyncio.iscoroutine(result):
+            await result
+    log.info("service started", consumers=[c.group for c in runtime.consumers])
+
+
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _ops_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", dependencies=[public()], summary="Process is alive")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        dependencies=[public()],
+        summary="Database and broker reachable",
+        responses={503: {"description": "Not ready; ``reasons`` says why"}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: migrated, database answers, broker answers."""
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        reasons: dict[str, str] = {}
+        if runtime is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        if not runtime.started:
+            reasons["startup"] = runtime.start_error or "migrating"
+        try:
+            await db.ping(runtime.engine)
+        except Exception as exc:
+            reasons["database"] = _short(exc) or "timeout"
+        try:
+            await asyncio.wait_for(runtime.bus.ping(), 4)
+        except Exception as exc:
+            reasons["broker"] = _short(exc) or "timeout"
+        if reasons:
+            return JSONResponse({"status": "not_ready", "reasons": reasons}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @router.get("/metrics", dependencies=[public()], summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus text exposition."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Request boundary: one transaction per request; commit on success, then wake the relay."""
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessionmaker() as session:
+        async with session.begin():
+            yield session
+    runtime.relay.wake()
+
+
+# scope="function": commit before the response is sent, so a failed commit is never reported as success.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

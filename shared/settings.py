@@ -1,0 +1,52 @@
+"""Settings every service shares; each service subclasses with its own env prefix (FORMS_, ...)."""
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Connection and backbone settings. Subclasses set ``env_prefix`` and ``service_name``."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_file=None)
+
+    service_name: str = "service"
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/onewindow",
+        description="SQLAlchemy async URL; the service keeps its tables in its own schema.",
+    )
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_idempotence: bool = Field(
+        default=False, description="On for Apache Kafka; the embedded broker does not support it."
+    )
+    topic_prefix: str = Field(default="", description="Prefixes every topic, e.g. per environment.")
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+    consumer_max_attempts: int = Field(default=5, ge=1, description="Then the message goes to the DLQ.")
+    relay_batch_size: int = Field(default=200, ge=1)
+    relay_poll_seconds: float = Field(default=0.2, gt=0)
+    migrate_on_start: bool = True
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Auth: tokens are verified against a JWKS (file for the embedded issuer, URL for an OIDC provider).
+    auth_jwks_url: str | None = None
+    auth_jwks_file: str | None = None
+    auth_issuer: str = "onewindow-dev-issuer"
+    auth_audience: str = "onewindow"
+    public_rate_limit_per_minute: int = Field(default=120, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("database_url must be a PostgreSQL URL (postgresql+asyncpg://...)")
+        return value
+
+    def topic(self, stream: str) -> str:
+        """Full topic name of a stream (catalog, ticketing, applications, ...)."""
+        return f"{self.topic_prefix}{stream}"
+
+    def dlq_topic(self, group: str) -> str:
+        """Dead-letter topic of one consumer group."""
+        return f"{self.topic_prefix}dlq.{group}"

@@ -1,0 +1,155 @@
+"""Test infrastructure: a real PostgreSQL and a real Kafka-protocol broker for the whole run.
+
+Embedded (from PyPI wheels) unless ONEWINDOW_TEST_DATABASE_URL / ONEWINDOW_TEST_KAFKA_BOOTSTRAP
+point at running servers. Each run uses a unique topic prefix; each service its own schema.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+
+from shared.auth import SigningKey, generate_signing_key, mint_token
+from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database, wait_for
+
+REFERENCE_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+@dataclass
+class Infra:
+    database_url: str
+    kafka_bootstrap: str
+    topic_prefix: str
+    jwks_file: str
+    signing_key: SigningKey
+    broker: EmbeddedBroker | None
+
+    def env(self, prefix: str) -> dict[str, str]:
+        """Environment a service with env ``prefix`` (e.g. FORMS_) needs for this run."""
+        return {
+            f"{prefix}DATABASE_URL": self.database_url,
+            f"{prefix}KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            f"{prefix}TOPIC_PREFIX": self.topic_prefix,
+            f"{prefix}AUTH_JWKS_FILE": self.jwks_file,
+            f"{prefix}LOG_JSON": "true",
+            f"{prefix}RELAY_POLL_SECONDS": "0.05",
+            f"{prefix}CONSUMER_MAX_ATTEMPTS": "3",
+        }
+
+    def settings(self, cls: type, **overrides: Any) -> Any:
+        """A service's settings for this run (``cls`` is e.g. FormsSettings)."""
+        values: dict[str, Any] = {
+            "database_url": self.database_url,
+            "kafka_bootstrap": self.kafka_bootstrap,
+            "topic_prefix": self.topic_prefix,
+            "auth_jwks_file": self.jwks_file,
+            "relay_poll_seconds": 0.05,
+            "consumer_max_attempts": 3,
+        }
+        return cls(**(values | overrides))
+
+    def token(
+        self,
+        *roles: str,
+        sub: str = "tester",
+        halls: list[str] | None = None,
+        departments: list[str] | None = None,
+        **kwargs: Any,
+    ) -> str:
+        return mint_token(self.signing_key, sub=sub, roles=list(roles), halls=halls, departments=departments, **kwargs)
+
+    def auth(self, *roles: str, **kwargs: Any) -> dict[str, str]:
+        """Authorization header for a token with ``roles``."""
+        return {"Authorization": f"Bearer {self.token(*roles, **kwargs)}"}
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    tmp = Path(tempfile.mkdtemp(prefix="ow-test-"))
+    os.chmod(tmp, 0o755)
+    pg: EmbeddedPostgres | None = None
+    broker: EmbeddedBroker | None = None
+    database_url = os.environ.get("ONEWINDOW_TEST_DATABASE_URL")
+    if not database_url:
+        pg = EmbeddedPostgres(tmp / "pg")
+        admin = pg.start()
+        import asyncio
+
+        asyncio.run(ensure_database(admin, "onewindow_test"))
+        database_url = pg.url("onewindow_test")
+    bootstrap = os.environ.get("ONEWINDOW_TEST_KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        broker = EmbeddedBroker(log_path=tmp / "broker.log")
+        bootstrap = broker.start()
+    key = generate_signing_key()
+    jwks = tmp / "jwks.json"
+    jwks.write_text(json.dumps(key.jwks()))
+    try:
+        yield Infra(
+            database_url=database_url,
+            kafka_bootstrap=bootstrap,
+            topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
+            jwks_file=str(jwks),
+            signing_key=key,
+            broker=broker,
+        )
+    finally:
+        if broker:
+            broker.stop()
+        if pg:
+            pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@asynccontextmanager
+async def running(app: FastAPI, *, ready_timeout: float = 60.0) -> AsyncIterator[httpx.AsyncClient]:
+    """Run ``app``'s lifespan and give a client; returns once migrations ran and consumers started."""
+    async with app.router.lifespan_context(app):
+        runtime = app.state.runtime
+        await wait_for(lambda: runtime.started, timeout=ready_timeout, message=f"{runtime.settings.service_name} start")
+        await wait_for(
+            lambda: all(c.running for c in runtime.consumers), timeout=ready_timeout, message="consumers join"
+        )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+def _service_fixture(module: str, settings_cls: str) -> Callable[..., Any]:
+    @pytest_asyncio.fixture(scope="session", loop_scope="session")
+    async def _fixture(infra: Infra) -> AsyncIterator[httpx.AsyncClient]:
+        import importlib
+
+        main = importlib.import_module(f"services.{module}.main")
+        config = importlib.import_module(f"services.{module}.config")
+        app = main.create_app(infra.settings(getattr(config, settings_cls)))
+        async with running(app) as client:
+            yield client
+
+    return _fixture
+
+
+# One running instance of each service per test run, started on first use.
+forms = _service_fixture("forms", "FormsSettings")
+ticketing = _service_fixture("ticketing", "TicketingSettings")
+acceptance = _service_fixture("acceptance", "AcceptanceSettings")
+approval = _service_fixture("approval", "ApprovalSettings")
+issuance = _service_fixture("issuance", "IssuanceSettings")
+
+
+@pytest.fixture(scope="session")
+def reference_catalog() -> dict[str, Any]:
+    """The team's reference catalogue (../shared/data/catalog-reference.json)."""
+    return json.loads((REFERENCE_DATA / "catalog-reference.json").read_text(encoding="utf-8"))
