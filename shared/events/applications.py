@@ -57,6 +57,7 @@ class ApplicationAccepted(Event):
 
     application_id: str
     application_no: str
+    tracking_code: str | None = None  # printed as QR on the receipt; pickup scans it
     hall: str
     collect_hall: str
     channel: str
