@@ -1,11 +1,15 @@
 """Who may do what: bearer JWTs (asymmetric, verified against a JWKS) and per-route role policies.
 
 Every route declares its policy with ``require(...)`` (staff, devices, applicants) or
-``public()`` (no login). Object-level checks (hall, department, applicant) use the Principal's
-scopes: ``principal.check_hall(hall)`` etc.
+``public()`` (no login, rate limited per client IP and route). Object-level checks (hall,
+department, applicant) use the Principal's scopes: ``principal.check_hall(hall)`` etc.
+Security events (denied requests, logins, token minting) are written as structured log lines
+with ``event=security_audit`` by ``audit(...)``; personal data in them is masked.
 """
 
 import json
+import math
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -14,12 +18,36 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.privacy import mask_id_number, scrub
 
 ALGORITHMS = ["EdDSA", "RS256", "ES256"]
+DEFAULT_PUBLIC_RATE_LIMIT = 120
+
+_audit_log = structlog.get_logger("onewindow.security")
+
+
+def mask_subject(sub: str | None) -> str | None:
+    """A token subject safe for logs: ID numbers / credit codes / mobiles masked, long ids shortened."""
+    if not sub:
+        return sub
+    masked = scrub(sub)
+    if masked == sub and any(ch.isdigit() for ch in sub) and len(sub) >= 11:
+        masked = mask_id_number(sub) or sub  # numeric-looking identifiers the patterns do not know
+    return masked
+
+
+def audit(action: str, **fields: Any) -> None:
+    """Write one security audit line (event=security_audit); never pass personal data unmasked."""
+    if "sub" in fields:
+        fields["sub"] = mask_subject(fields["sub"])
+    _audit_log.info("security_audit", action=action, **fields)
 
 
 class Role(StrEnum):
@@ -63,12 +91,20 @@ class Principal:
     def check_hall(self, hall: str | None) -> None:
         """403 unless the caller works in ``hall``."""
         if not self.may_act_in_hall(hall):
+            audit("scope_denied", scope="hall", hall=hall, sub=self.sub, roles=sorted(self.roles))
             raise HTTPException(403, f"not allowed in hall {hall}")
 
     def check_department(self, department: str | None) -> None:
         """403 unless the caller serves ``department``."""
         if not self.may_act_for_department(department):
+            audit("scope_denied", scope="department", department=department, sub=self.sub, roles=sorted(self.roles))
             raise HTTPException(403, f"not allowed for department {department}")
+
+    def check_applicant(self, applicant_id: str | None) -> None:
+        """403 unless the caller is an applicant and ``applicant_id`` is theirs (staff: use hall checks)."""
+        if self.applicant_id is None or applicant_id != self.applicant_id:
+            audit("scope_denied", scope="applicant", sub=self.sub, roles=sorted(self.roles))
+            raise HTTPException(403, "not your application")
 
 
 class KeySet:
@@ -118,7 +154,12 @@ class Authenticator:
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
         except (jwt.PyJWTError, ValueError, KeyError, OSError) as exc:
-            raise HTTPException(401, f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"}) from exc
+            raise HTTPException(
+                401, f"invalid token: {type(exc).__name__}", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            ) from exc
+        roles, halls, departments = claims.get("roles", []), claims.get("halls", []), claims.get("departments", [])
+        if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in (roles, halls, departments)):
+            raise HTTPException(401, "invalid token: malformed claims", headers={"WWW-Authenticate": "Bearer"})
         return Principal(
             sub=str(claims["sub"]),
             roles=frozenset(claims.get("roles", [])),
@@ -140,16 +181,26 @@ async def current_principal(
 ) -> Principal:
     """The caller of a protected route; 401 without a valid bearer token."""
     if credentials is None:
+        request.state.audit_reason = "no_token"
         raise HTTPException(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
-    return _authenticator(request).verify(credentials.credentials)
+    try:
+        principal = _authenticator(request).verify(credentials.credentials)
+    except HTTPException as exc:
+        request.state.audit_reason = str(exc.detail)
+        raise
+    request.state.principal = principal
+    return principal
 
 
 def require(*roles: str) -> Any:
     """Dependency: the caller must hold one of ``roles`` (403 otherwise). Declares the route's policy."""
     allowed = frozenset(str(r) for r in roles)
+    if not allowed:
+        raise ValueError("require() needs at least one role")
 
-    async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def _check(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.roles & allowed:
+            request.state.audit_reason = "missing_role"
             raise HTTPException(403, f"requires one of the roles: {', '.join(sorted(allowed))}")
         return principal
 
@@ -157,14 +208,210 @@ def require(*roles: str) -> Any:
     return Depends(_check)
 
 
-def public() -> Any:
-    """Dependency that declares a route public (no login); the policy check accepts it."""
+class RateLimiter:
+    """In-process token buckets per (client, route): ``per_minute`` requests, refilled continuously.
 
-    async def _public() -> None:
+    Each replica limits on its own; behind N replicas the effective limit is N times higher.
+    """
+
+    def __init__(self, per_minute: int, *, max_keys: int = 100_000) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.max_keys = max_keys
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple[str, str], *, now: float | None = None) -> float:
+        """Consume one token; 0 when allowed, else the seconds until one is available."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                if len(self._buckets) > self.max_keys:
+                    self._prune(now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        """Forget buckets that have refilled completely (they behave like new ones)."""
+        full_after = self.capacity / self.rate
+        for key in [k for k, (_, last) in self._buckets.items() if now - last >= full_after]:
+            del self._buckets[key]
+        while len(self._buckets) > self.max_keys:  # still too many: drop the oldest
+            del self._buckets[min(self._buckets, key=lambda k: self._buckets[k][1])]
+
+
+def rate_limiter(app: Any) -> RateLimiter:
+    """The app's limiter (``app.state.rate_limiter``), created from its settings on first use."""
+    limiter: RateLimiter | None = getattr(app.state, "rate_limiter", None)
+    if limiter is None:
+        settings = getattr(app.state, "settings", None) or getattr(getattr(app.state, "runtime", None), "settings", None)
+        limiter = RateLimiter(getattr(settings, "public_rate_limit_per_minute", DEFAULT_PUBLIC_RATE_LIMIT))
+        app.state.rate_limiter = limiter
+    return limiter
+
+
+def client_ip(request: Request) -> str:
+    """The client address (behind a proxy, run uvicorn with --proxy-headers so this is the real client)."""
+    return request.client.host if request.client else "unknown"
+
+
+def public(*, rate_limited: bool = True) -> Any:
+    """Dependency that declares a route public (no login), rate limited per client IP and route.
+
+    ``rate_limited=False`` only for operations endpoints (health, readiness, metrics) and static
+    documents such as the JWKS.
+    """
+
+    async def _public(request: Request) -> None:
+        if not rate_limited:
+            return None
+        route = request.scope.get("route")
+        key = (client_ip(request), f"{request.method} {getattr(route, 'path', request.url.path)}")
+        wait = rate_limiter(request.app).take(key)
+        if wait > 0:
+            request.state.audit_reason = "rate_limited"
+            raise HTTPException(429, "too many requests", headers={"Retry-After": str(max(1, math.ceil(wait)))})
         return None
 
-    _public.policy = {"public": True}  # type: ignore[attr-defined]
+    _public.policy = {"public": True, "rate_limited": rate_limited}  # type: ignore[attr-defined]
     return Depends(_public)
+
+
+def route_policy(route: Any) -> dict[str, Any] | None:
+    """The policy a route declares (through require()/public() anywhere in its dependency tree)."""
+    dependant = getattr(route, "dependant", None)
+    stack = [dependant] if dependant is not None else []
+    while stack:
+        current = stack.pop()
+        policy = getattr(current.call, "policy", None)
+        if policy is not None:
+            return policy
+        stack.extend(current.dependencies)
+    return None
+
+
+class SecurityAuditMiddleware:
+    """Audits every refused request (401, 403, 429) once, whoever refused it (auth or a service check)."""
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status: dict[str, int] = {}
+
+        async def _send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, _send)
+        code = status.get("code")
+        if code in (401, 403, 429):
+            state = scope.get("state") or {}
+            principal: Principal | None = state.get("principal")
+            route = scope.get("route")
+            client = scope.get("client")
+            audit(
+                "rate_limited" if code == 429 else "access_denied",
+                status=code,
+                service=self.service,
+                method=scope.get("method"),
+                route=getattr(route, "path", "unmatched"),
+                reason=state.get("audit_reason", "refused_by_service"),
+                sub=principal.sub if principal else None,
+                roles=sorted(principal.roles) if principal else None,
+                client_ip=client[0] if client else None,
+            )
+
+
+def install_security(app: FastAPI, *, service: str, per_minute: int = DEFAULT_PUBLIC_RATE_LIMIT) -> None:
+    """Rate limiter, audit of refused requests, and 401/403/429 problem responses in the OpenAPI document."""
+    app.state.rate_limiter = RateLimiter(per_minute)
+    app.add_middleware(SecurityAuditMiddleware, service=service)
+    _install_openapi_policies(app)
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details",
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}, "type": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    },
+    "required": ["title", "status"],
+}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    ref = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {"application/problem+json": {"schema": ref}}}
+
+
+def api_routes(app: FastAPI) -> list[Any]:
+    """Every HTTP and WebSocket route of ``app`` as served (router prefixes and dependencies applied)."""
+    from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+
+    return [
+        context
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, (APIRoute, APIWebSocketRoute))
+    ]
+
+
+def _install_openapi_policies(app: FastAPI) -> None:
+    """Document each route's policy: 401/403 for protected, 429 for rate-limited public, problem 422s."""
+    from fastapi.routing import APIRoute
+
+    generate = app.openapi  # FastAPI's own (cached per routes version)
+    documented: dict[str, int] = {}
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        if documented.get("id") == id(schema):
+            return schema
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
+        for context in api_routes(app):
+            if not isinstance(context.original_route, APIRoute):
+                continue
+            policy = route_policy(context) or {}
+            for method in context.methods or ():
+                operation = schema.get("paths", {}).get(context.path_format, {}).get(method.lower())
+                if operation is None:
+                    continue
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = _problem("Invalid request (field-level errors)")
+                if policy.get("roles"):
+                    responses.setdefault("401", _problem("Missing, expired or invalid bearer token"))
+                    responses.setdefault("403", _problem(f"Requires one of: {', '.join(policy['roles'])}, in scope"))
+                    operation["x-roles"] = policy["roles"]
+                elif policy.get("rate_limited"):
+                    responses.setdefault("429", _problem("Rate limited; see Retry-After"))
+        documented["id"] = id(schema)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 # ---- keys and tokens for the embedded issuer, tests and the mint command ----------------------

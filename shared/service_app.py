@@ -18,7 +18,7 @@ from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import db, migrations
-from shared.auth import Authenticator, KeySet, public
+from shared.auth import Authenticator, KeySet, install_security, public
 from shared.bus import EventConsumer, Handler, KafkaBus
 from shared.inbox import Inbox, inbox_table
 from shared.observability import CorrelationMiddleware, configure_logging, get_logger
@@ -137,6 +137,7 @@ def create_service_app(
             log.info("service stopped")
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    install_security(app, service=service, per_minute=settings.public_rate_limit_per_minute)
     app.add_middleware(CorrelationMiddleware, service=service)
     install_problem_handlers(app)
     app.include_router(_ops_router())
@@ -185,14 +186,14 @@ def _short(exc: BaseException) -> str:
 def _ops_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", dependencies=[public()], summary="Process is alive")
+    @router.get("/healthz", dependencies=[public(rate_limited=False)], summary="Process is alive")
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
     @router.get(
         "/readyz",
-        dependencies=[public()],
+        dependencies=[public(rate_limited=False)],
         summary="Database and broker reachable",
         responses={503: {"description": "Not ready; ``reasons`` says why"}},
     )
@@ -216,7 +217,7 @@ def _ops_router() -> APIRouter:
             return JSONResponse({"status": "not_ready", "reasons": reasons}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    @router.get("/metrics", dependencies=[public()], summary="Prometheus metrics", response_class=Response)
+    @router.get("/metrics", dependencies=[public(rate_limited=False)], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
         """Prometheus text exposition."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
