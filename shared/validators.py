@@ -30,7 +30,7 @@ def check_id_number(value: str, *, today: date | None = None) -> str | None:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         return "contains an impossible birth date"
-    if born.year < 1900 or born > (today or date.today()):
+    if born.year < 1850 or born > (today or date.today()):
         return "contains a birth date out of range"
     if id_number_check_digit(value[:17]) != value[17]:
         return "check digit is wrong (GB 11643)"

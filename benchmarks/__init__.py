@@ -1,0 +1,1 @@
+"""Benchmarks print figures; they are not tests (make bench)."""
