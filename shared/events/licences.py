@@ -25,6 +25,9 @@ class LicenceIssued(Event):
     item_id: str
     matter_code: str
     issued_at: datetime
+    application_no: str | None = None
+    key_id: str | None = None  # the issuance public key (GET /licences/public-key) that signed it
+    signature: str | None = None  # base64url Ed25519 over the canonical licence
 
     def aggregate_key(self) -> str:
         return self.licence_no
@@ -58,6 +61,10 @@ class ResultReady(Event):
     item_ids: list[str]
     licence_nos: list[str] = []
     at: datetime
+    application_no: str | None = None
+    notice_nos: list[str] = []  # decision notices (approval without licence, or denial)
+    denied_item_ids: list[str] = []
+    on_the_spot: bool = False
 
     def aggregate_key(self) -> str:
         return self.application_id
@@ -73,6 +80,24 @@ class ResultCollected(Event):
     method: str
     hall: str | None = None
     tracking_no: str | None = None
+    at: datetime
+    carrier: str | None = None
+    item_ids: list[str] = []
+    licence_nos: list[str] = []
+
+    def aggregate_key(self) -> str:
+        return self.application_id
+
+
+class ResultTransferred(Event):
+    """Results waiting for pickup were moved to another hall's issuance window."""
+
+    TYPE = "delivery.transferred"
+    STREAM = "licences"
+
+    application_id: str
+    from_hall: str
+    to_hall: str
     at: datetime
 
     def aggregate_key(self) -> str:

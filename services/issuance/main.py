@@ -1,0 +1,31 @@
+"""Issuance service: results, the electronic licence library, pickup/mail delivery and notifications."""
+
+from fastapi import FastAPI
+
+from services.issuance import consumers, notify, router, signing
+from services.issuance.config import IssuanceSettings
+from services.issuance.models import backbone
+from shared.service_app import create_service_app
+
+
+def create_app(settings: IssuanceSettings | None = None) -> FastAPI:
+    """The issuance app; refuses to start in production without a licence signing key."""
+    settings = settings or IssuanceSettings()
+    signer = signing.load_signer(settings)
+    sender = notify.make_sender(settings)
+    app = create_service_app(
+        settings=settings,
+        title="OneWindow issuance",
+        description="One window hands out every result (统一出件): decision results, the electronic licence "
+        "library (电子证照库) with Ed25519-signed licences and public verification, pickup at any hall's "
+        "issuance window or delivery by mail, notifications, revocation.",
+        backbone=backbone,
+        routers=[router.router],
+        consumers=consumers.build(settings=settings, signer=signer, sender=sender),
+    )
+    app.state.signer = signer
+    app.state.sender = sender
+    return app
+
+
+app = create_app()

@@ -1,0 +1,153 @@
+"""Request and response models of the issuance service (requests forbid extra fields)."""
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HALL = r"^[A-Za-z0-9_-]{1,32}$"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class HandoverRequest(_Request):
+    """The clerk scanned the receipt QR, checked the collector's identity card, and hands over."""
+
+    hall: str = Field(pattern=HALL, description="Hall of the issuance window handing over.")
+    id_check: str = Field(
+        pattern=r"^[0-9A-Za-z]{4,18}$",
+        description="The holder's full ID number / credit code, or at least its last 4 characters.",
+    )
+    window: str | None = Field(default=None, max_length=32)
+
+
+class TransferRequest(_Request):
+    """Move results waiting for pickup to another hall (the citizen asked to collect there)."""
+
+    to_hall: str = Field(pattern=HALL)
+
+
+class MailRequest(_Request):
+    """Results sent by post (EMS or another carrier) with a tracking number."""
+
+    hall: str = Field(pattern=HALL, description="The hall posting the results (the collection hall).")
+    carrier: str = Field(min_length=1, max_length=50)
+    tracking_no: str = Field(pattern=r"^[A-Za-z0-9]{6,30}$")
+    address: str | None = Field(default=None, min_length=5, max_length=300)
+
+
+class RevokeRequest(_Request):
+    """Revocation by the issuing department, e.g. after a failed post-check (事后核查)."""
+
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class DocumentCheck(_Request):
+    """A licence file as a verifier holds it: the canonical text and its signature."""
+
+    canonical: str = Field(min_length=2, max_length=65536, description="The signed canonical JSON text.")
+    signature: str = Field(pattern=r"^[A-Za-z0-9_-]{40,100}$", description="Base64url Ed25519 signature.")
+
+
+class ResultItem(BaseModel):
+    item_id: str
+    matter_code: str
+    matter_name: str
+    department: str
+    decision: str
+    kind: str | None
+    document_no: str | None
+    reason: str | None = None
+
+
+class PickupView(BaseModel):
+    """What the issuance window sees after scanning a receipt (holder masked)."""
+
+    application_id: str
+    application_no: str | None
+    status: str
+    collect_hall: str
+    accepting_hall: str | None
+    on_the_spot: bool
+    holder_type: str
+    holder_name: str | None
+    holder_id: str | None
+    items: list[ResultItem]
+    ready_at: datetime | None
+    collected_at: datetime | None
+    collected_hall: str | None
+    delivery_method: str | None
+    mail_tracking_no: str | None
+
+
+class LicenceView(BaseModel):
+    """The full licence, for its holder and for staff: everything needed to verify it offline."""
+
+    licence_no: str
+    licence_type: str
+    licence_type_name: str
+    holder_type: str
+    holder_id: str
+    holder_name: str
+    issuing_department: str
+    valid_from: date
+    valid_until: date | None
+    data: dict[str, Any]
+    status: str
+    issued_at: datetime
+    revoked_at: datetime | None
+    revocation_reason: str | None
+    canonical: str
+    signature: str
+    key_id: str
+    qr_payload: str
+
+
+class LicenceSummary(BaseModel):
+    """A licence in a list (holder masked)."""
+
+    licence_no: str
+    licence_type: str
+    licence_type_name: str
+    holder_name: str | None
+    holder_id: str | None
+    status: str
+    valid_from: date
+    valid_until: date | None
+
+
+class VerificationView(BaseModel):
+    """What a verifier needs, and nothing more: the holder is masked, the licence data left out."""
+
+    licence_no: str
+    licence_type: str
+    licence_type_name: str
+    holder_type: str
+    holder_name: str | None
+    holder_id: str | None
+    issuing_department: str
+    valid_from: date
+    valid_until: date | None
+    status: str  # valid | revoked | expired
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+    signature_valid: bool | None
+    key_id: str
+
+
+class DocumentCheckResult(BaseModel):
+    signature_valid: bool
+    canonical_form: bool
+    licence_no: str | None = None
+    status: str | None = None  # library status when the number is known
+
+
+class PublicKeyView(BaseModel):
+    key_id: str
+    algorithm: str = "Ed25519"
+    public_key_pem: str
+    jwk: dict[str, str]
+    canonicalization: str
+    signature_encoding: str = "base64url without padding"
