@@ -16,7 +16,7 @@ def create_app(settings: FormsSettings | None = None) -> FastAPI:
         description="Field dictionary (表单字段库), materials library (申请材料库), matter catalogue "
         "(事项目录) with bundles (一件事), applicant profiles and auto-fill (prefill).",
         backbone=backbone,
-        routers=[router.router],
+        routers=router.routers,
         consumers=consumers.CONSUMERS,
     )
 

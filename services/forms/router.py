@@ -1,25 +1,219 @@
 """Forms HTTP endpoints (thin; rules live in service.py)."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse
 
-from services.forms import service
-from shared.auth import Role, require
-from shared.service_app import SessionDep
+from services.forms import render, service
+from services.forms.schemas import (
+    AccessLog,
+    CatalogFile,
+    PrefillRequest,
+    PrefillResponse,
+    ProfileOut,
+    ValidateRequest,
+    ValidateResponse,
+    VerificationRequest,
+    VersionOut,
+)
+from shared.auth import Principal, Role, current_principal, public, require
+from shared.service_app import RuntimeDep, SessionDep
 
-router = APIRouter(prefix="/catalog", tags=["catalogue"])
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+catalog = APIRouter(prefix="/catalog", tags=["catalogue"])
+forms = APIRouter(tags=["prefill and forms"])
+profiles = APIRouter(prefix="/profiles", tags=["applicant profiles"])
 
 
-@router.post("/versions", status_code=201, dependencies=[require(Role.CATALOG_ADMIN)])
-async def create_draft(body: dict[str, Any], session: SessionDep) -> dict[str, Any]:
-    """Store a catalogue file as a new draft version."""
-    version = await service.create_draft(session, content=body)
+def _version_out(row: Any) -> VersionOut:
+    content = row.content or {}
+    return VersionOut(
+        version=row.version,
+        status=row.status,
+        created_at=row.created_at,
+        published_at=row.published_at,
+        matters=len(content.get("matters", [])),
+        bundles=len(content.get("bundles", [])),
+    )
+
+
+# ---- catalogue administration --------------------------------------------------------------------
+
+
+@catalog.post("/versions", status_code=201, dependencies=[require(Role.CATALOG_ADMIN)])
+async def create_draft(body: CatalogFile, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Store a catalogue file (reference format) as a new draft version; checks every cross-reference."""
+    version = await service.create_draft(session, content=body, by=principal.sub)
     return {"version": version.version, "status": version.status}
 
 
-@router.post("/versions/{version}/publish", dependencies=[require(Role.CATALOG_ADMIN)])
-async def publish(version: int, session: SessionDep, request: Request) -> dict[str, Any]:
-    """Publish a draft: emits catalog.* events for every matter and bundle."""
-    published = await service.publish(session, version=version, outbox=request.app.state.runtime.outbox)
+@catalog.get("/versions", dependencies=[require(Role.CATALOG_ADMIN, Role.AUDITOR)])
+async def list_versions(session: SessionDep) -> list[VersionOut]:
+    """Every catalogue version with its status (draft | published)."""
+    return [_version_out(v) for v in await service.list_versions(session)]
+
+
+@catalog.get("/versions/{version}", dependencies=[require(Role.CATALOG_ADMIN, Role.AUDITOR)])
+async def get_version(version: int, session: SessionDep) -> dict[str, Any]:
+    """One version with its catalogue file."""
+    row = await service.get_version(session, version=version)
+    return _version_out(row).model_dump(mode="json") | {"content": row.content}
+
+
+@catalog.put("/versions/{version}", dependencies=[require(Role.CATALOG_ADMIN)])
+async def replace_draft(version: int, body: CatalogFile, session: SessionDep) -> VersionOut:
+    """Replace a draft's catalogue file; published versions never change (409)."""
+    return _version_out(await service.replace_draft(session, version=version, content=body))
+
+
+@catalog.post("/versions/{version}/publish", dependencies=[require(Role.CATALOG_ADMIN)])
+async def publish(version: int, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Publish a draft: emits catalog.* events for every matter and bundle, then catalog.version_published."""
+    published = await service.publish(session, version=version, outbox=runtime.outbox, by=principal.sub)
     return {"version": published.version, "status": published.status}
+
+
+# ---- the published catalogue (public information) -------------------------------------------------
+
+VersionQuery = Annotated[int | None, Query(ge=1, description="Default: the newest published version.")]
+
+
+@catalog.get("/fields", dependencies=[public()])
+async def field_dictionary(session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
+    """The field dictionary (表单字段库)."""
+    cat = await service.compiled(session, version=version)
+    return {"catalog_version": cat.version, "items": cat.content["fields"]}
+
+
+@catalog.get("/materials", dependencies=[public()])
+async def materials(session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
+    """The materials library (申请材料库) with the licence type that satisfies each material."""
+    cat = await service.compiled(session, version=version)
+    return {"catalog_version": cat.version, "items": cat.content["materials"]}
+
+
+@catalog.get("/matters", dependencies=[public()])
+async def matters(session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
+    """The matter catalogue (事项目录)."""
+    cat = await service.compiled(session, version=version)
+    return {"catalog_version": cat.version, "items": cat.content["matters"]}
+
+
+@catalog.get("/bundles", dependencies=[public()])
+async def bundles(session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
+    """The bundles (一件事)."""
+    cat = await service.compiled(session, version=version)
+    return {"catalog_version": cat.version, "items": cat.content.get("bundles", [])}
+
+
+def _form_out(cat: Any, form: Any) -> dict[str, Any]:
+    return {
+        "catalog_version": cat.version,
+        "code": form.code,
+        "name": form.name,
+        "kind": form.kind,
+        "department": form.department,
+        "applicant_type": form.applicant_type,
+        "matters": form.matters,
+        "fields": [f.definition.__dict__ | {"required": f.required} for f in form.fields],
+        "materials": [m.__dict__ for m in form.materials],
+    }
+
+
+@catalog.get("/matters/{code}/form", dependencies=[public()])
+async def matter_form(code: str, session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
+    """The empty form of a matter: its fields in template order and its materials."""
+    cat = await service.compiled(session, version=version)
+    return _form_out(cat, service.form_of(cat, matter=code, bundle=None))
+
+
+@catalog.get("/bundles/{code}/form", dependencies=[public()])
+async def bundle_form(code: str, session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
+    """The empty form of a bundle: the union of its members' forms, each field and material once."""
+    cat = await service.compiled(session, version=version)
+    return _form_out(cat, service.form_of(cat, matter=None, bundle=code))
+
+
+# ---- prefill, validation, printing ----------------------------------------------------------------
+
+
+@forms.post("/prefill", dependencies=[require(Role.CLERK, Role.SERVICE, Role.APPLICANT)])
+async def prefill(body: PrefillRequest, session: SessionDep, principal: PrincipalDep) -> PrefillResponse:
+    """The form of a matter or bundle filled from the applicant's profile (values unmasked: the clerk fills
+    the form), each value with its source and provenance; verified values are not editable; materials
+    valid electronic licences satisfy are checked off. Every call is an audited read of the profile."""
+    return await service.prefill(session, principal=principal, request=body)
+
+
+@forms.post("/validate", dependencies=[require(Role.CLERK, Role.SERVICE, Role.APPLICANT)])
+async def validate(body: ValidateRequest, session: SessionDep, principal: PrincipalDep) -> ValidateResponse:
+    """Check submitted values field by field (type, enumeration, GB 11643 / GB 32100 / mobile / e-mail);
+    with ``applicant_id``, a value that alters a verified (locked) one is refused. 422 lists every field."""
+    return await service.validate(session, principal=principal, request=body)
+
+
+@forms.get(
+    "/forms/{code}/print",
+    dependencies=[require(Role.CLERK, Role.SERVICE, Role.APPLICANT)],
+    response_class=HTMLResponse,
+)
+async def print_form(
+    code: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    applicant_id: Annotated[str, Query(min_length=1, max_length=32)],
+    application_ref: Annotated[str | None, Query(max_length=64)] = None,
+    catalog_version: VersionQuery = None,
+) -> HTMLResponse:
+    """The filled application form of a matter or bundle, print-ready HTML for signature (表单自动套打)."""
+    cat, form, filled = await service.printable(
+        session,
+        principal=principal,
+        code=code,
+        applicant_id=applicant_id,
+        application_ref=application_ref,
+        catalog_version=catalog_version,
+    )
+    return HTMLResponse(render.render_html(cat, form, filled, application_ref=application_ref))
+
+
+# ---- profiles ----------------------------------------------------------------------------------
+
+
+@profiles.get("/{applicant_id}", dependencies=[require(Role.CLERK, Role.AUDITOR, Role.APPLICANT)])
+async def get_profile(
+    applicant_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    application_ref: Annotated[str | None, Query(max_length=64)] = None,
+) -> ProfileOut:
+    """An applicant's stored values with provenance and licences; audited; masked for staff."""
+    return await service.profile(session, principal=principal, applicant_id=applicant_id, application_ref=application_ref)
+
+
+@profiles.post(
+    "/{applicant_id}/verifications", status_code=201, dependencies=[require(Role.APPROVER, Role.SERVICE)]
+)
+async def verify(
+    applicant_id: str, body: VerificationRequest, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """A department confirms values of an applicant (department-verified: locked at the desk from now on)."""
+    count = await service.verify_values(session, principal=principal, applicant_id=applicant_id, request=body)
+    return {"recorded": count}
+
+
+@profiles.get("/{applicant_id}/access-log", dependencies=[require(Role.APPLICANT, Role.AUDITOR)])
+async def access_log(
+    applicant_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AccessLog:
+    """Who read this applicant's data, in which role, for which application, when (newest first)."""
+    return await service.access_log(session, principal=principal, applicant_id=applicant_id, limit=limit, offset=offset)
+
+
+routers = [catalog, forms, profiles]
