@@ -44,6 +44,8 @@ class ApprovalDecided(_ApprovalEvent):
     bundle_item_ids: list[str] = []  # every item of the application, to release a bundle together
     collect_hall: str
     on_the_spot: bool = False
+    application_no: str | None = None
+    application_decided: bool = False  # every item of the application (bundle) has a decision now
 
 
 class SupplementRequested(_ApprovalEvent):

@@ -1,0 +1,22 @@
+"""Reusable request dependencies of the approval service."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.approval.config import ApprovalSettings
+from services.approval.service import ServiceClock
+from shared.auth import Principal, current_principal
+
+
+def get_clock(request: Request) -> ServiceClock:
+    return request.app.state.clock
+
+
+def get_settings(request: Request) -> ApprovalSettings:
+    return request.app.state.runtime.settings
+
+
+ClockDep = Annotated[ServiceClock, Depends(get_clock)]
+SettingsDep = Annotated[ApprovalSettings, Depends(get_settings)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,45 @@
+"""Approval service: back-office approval by department, on the clock."""
+
+import asyncio
+
+from fastapi import FastAPI
+
+from services.approval import consumers, router, service
+from services.approval.config import ApprovalSettings
+from services.approval.models import backbone
+from shared.outbox import Outbox
+from shared.service_app import Runtime, create_service_app
+
+
+def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
+    """The approval app; its background task sweeps time limits every ``sweep_interval_seconds``."""
+    settings = settings or ApprovalSettings()
+    clock = service.ServiceClock(timezone=settings.timezone)
+    # Same table, producer and prefix as the runtime's outbox: consumers stage their events with it.
+    outbox = Outbox(backbone.outbox_table, producer=settings.service_name, topic_prefix=settings.topic_prefix)
+
+    def on_started(runtime: Runtime) -> None:
+        if settings.sweep_interval_seconds > 0:
+            runtime.tasks.append(
+                asyncio.create_task(
+                    service.sweep_forever(runtime, clock=clock, interval=settings.sweep_interval_seconds),
+                    name="approval-time-limit-sweep",
+                )
+            )
+
+    app = create_service_app(
+        settings=settings,
+        title="OneWindow approval",
+        description="Back-office approval by department (后台分类审批): tasks per matter, steps, decisions, "
+        "working-day time limits with clock pauses, supplements (补正), site inspections (现场勘查), "
+        "liaison hand-overs (联络官), post-checks of commitments (容缺/告知承诺).",
+        backbone=backbone,
+        routers=[router.router],
+        consumers=consumers.build_consumers(outbox=outbox, clock=clock),
+        on_started=on_started,
+    )
+    app.state.clock = clock
+    return app
+
+
+app = create_app()

@@ -1,0 +1,162 @@
+"""Approval tables, all in schema ``approval``."""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import make_base
+from shared.service_app import Backbone
+
+Base = make_base("approval")
+backbone = Backbone(Base.metadata)
+
+# Task states: pending (in a worklist, maybe assigned) -> approved | denied; pending <-> supplement (补正,
+# clock paused) and pending <-> suspended (现场勘查, clock paused); approved -> revoked (failed post-check).
+OPEN_STATES = ("pending", "supplement", "suspended")
+PAUSED_STATES = ("supplement", "suspended")
+DECIDED_STATES = ("approved", "denied", "revoked")
+
+
+class Application(Base):
+    """An accepted application as approval knows it; a bundle is decided when every task is."""
+
+    __tablename__ = "applications"
+
+    application_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    application_no: Mapped[str] = mapped_column(String(64))
+    hall: Mapped[str] = mapped_column(String(64))
+    collect_hall: Mapped[str] = mapped_column(String(64))
+    bundle_code: Mapped[str | None] = mapped_column(String(64))
+    item_ids: Mapped[list[str]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | decided
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Task(Base):
+    """One matter of an accepted application, approved by its department on the clock."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("application_id", "item_id"),
+        Index("ix_tasks_department_status_due", "department", "status", "promised_due"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.application_id"))
+    item_id: Mapped[str] = mapped_column(String(64))
+    application_no: Mapped[str] = mapped_column(String(64))
+    hall: Mapped[str] = mapped_column(String(64))
+    collect_hall: Mapped[str] = mapped_column(String(64))
+    bundle_code: Mapped[str | None] = mapped_column(String(64))
+    matter_code: Mapped[str] = mapped_column(String(64), index=True)
+    matter_name: Mapped[str] = mapped_column(String(200), default="")
+    department: Mapped[str] = mapped_column(String(64))
+    applicant: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    values: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    materials: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    result_licence_type: Mapped[str | None] = mapped_column(String(64))
+    on_the_spot: Mapped[bool] = mapped_column(Boolean, default=False)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)  # [{"name": "review", "roles": ["approver"]}]
+    step_index: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    assignee: Mapped[str | None] = mapped_column(String(128))
+    # Time limits, in working days from the day of acceptance (Asia/Shanghai).
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accepted_on: Mapped[date] = mapped_column(Date)
+    legal_limit: Mapped[int] = mapped_column(Integer)
+    promised_limit: Mapped[int] = mapped_column(Integer)
+    legal_due: Mapped[date] = mapped_column(Date)
+    promised_due: Mapped[date] = mapped_column(Date)
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    paused_since: Mapped[date | None] = mapped_column(Date)
+    overdue_on: Mapped[date | None] = mapped_column(Date)  # set once, when approval.overdue was emitted
+    # Decision.
+    decision: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    # Commitment (容缺/告知承诺): promised materials, their deadline, what arrived.
+    commitment_materials: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    commitment_delivered: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    commitment_deadline: Mapped[date | None] = mapped_column(Date)
+    commitment_status: Mapped[str | None] = mapped_column(String(20))  # pending | fulfilled | overdue
+    supplement_materials: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class TaskHistory(Base):
+    """The audit trail of a task: who, in which role, when, did what, and why."""
+
+    __tablename__ = "task_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(40))
+    step: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class Handover(Base):
+    """A liaison officer (联络官) carried files to a department without approvers in the hall, and back."""
+
+    __tablename__ = "handovers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
+    department: Mapped[str] = mapped_column(String(64))
+    files: Mapped[list[str]] = mapped_column(JSONB)
+    sent_by: Mapped[str] = mapped_column(String(128))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_note: Mapped[str | None] = mapped_column(Text)
+    received_by: Mapped[str | None] = mapped_column(String(128))  # who at the department signed for them
+    returned_files: Mapped[list[str] | None] = mapped_column(JSONB)
+    returned_by: Mapped[str | None] = mapped_column(String(128))
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    returned_note: Mapped[str | None] = mapped_column(Text)
+
+
+class PostCheck(Base):
+    """A post-check (事后核查) of a commitment case; a failed one orders rectification or revokes."""
+
+    __tablename__ = "post_checks"
+    __table_args__ = (UniqueConstraint("task_id", "reason"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
+    application_id: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(String(40))  # commitment_overdue | approved_with_missing | sampled
+    risk_score: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | passed | rectification | revoked
+    opened_on: Mapped[date] = mapped_column(Date)
+    rectification_due: Mapped[date | None] = mapped_column(Date)
+    result_note: Mapped[str | None] = mapped_column(Text)
+    checked_by: Mapped[str | None] = mapped_column(String(128))
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
