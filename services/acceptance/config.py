@@ -1,0 +1,22 @@
+"""Acceptance service settings (env prefix ACCEPTANCE_)."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class AcceptanceSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ACCEPTANCE_", extra="ignore")
+
+    service_name: str = "acceptance"
+    port: int = 8003
+    forms_url: str = Field(default="http://127.0.0.1:8001", description="Base URL of the forms service (prefill).")
+    forms_timeout_seconds: float = Field(
+        default=1.5, gt=0, le=10, description="Prefill budget; past it the clerk fills the form by hand (degraded)."
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8003", description="Base of the public progress URL encoded in receipt QR codes."
+    )
+    commitment_max_working_days: int = Field(default=60, ge=1, description="Longest deadline a commitment may have.")
+    timezone: str = "Asia/Shanghai"

@@ -1,0 +1,206 @@
+"""Acceptance HTTP endpoints (thin; rules live in service.py)."""
+
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from services.acceptance import documents, repository, service, views
+from services.acceptance.clients import FormsClient
+from services.acceptance.schemas import (
+    ApplicationOpen,
+    ApplicationSummary,
+    ApplicationUpdate,
+    ApplicationView,
+    ProgressView,
+    RefuseIn,
+    SubmitIn,
+    SupplementIn,
+)
+from shared.auth import Principal, Role, public, require
+from shared.events.envelope import uuid7
+from shared.problems import Conflict, NotFound
+from shared.service_app import RuntimeDep, SessionDep
+
+router = APIRouter(prefix="/applications", tags=["applications"])
+progress_router = APIRouter(tags=["progress"])
+
+Writer = Annotated[Principal, require(Role.CLERK, Role.APPLICANT)]
+Clerk = Annotated[Principal, require(Role.CLERK)]
+Reader = Annotated[Principal, require(Role.CLERK, Role.HALL_ADMIN, Role.ISSUANCE_CLERK, Role.AUDITOR, Role.APPLICANT)]
+
+
+def _tz(runtime: RuntimeDep) -> ZoneInfo:
+    return ZoneInfo(getattr(runtime.settings, "timezone", "Asia/Shanghai"))
+
+
+@router.post("", status_code=201, response_model=ApplicationView)
+async def open_application(
+    body: ApplicationOpen, principal: Writer, session: SessionDep, request: Request
+) -> ApplicationView:
+    """Open a draft for a matter or a bundle (from a called ticket, at a window, or online); the form
+    arrives prefilled from forms, or empty with ``degraded`` = true if forms is slow or down."""
+    matter, bundle, correlation = await service.resolve_target(session, principal=principal, body=body)
+    application_id = str(uuid7())
+    forms: FormsClient = request.app.state.forms_client
+    prefill = await forms.prefill(
+        authorization=request.headers.get("authorization"),
+        applicant_id=body.applicant.id_number,
+        matter=matter,
+        bundle=bundle,
+        application_ref=application_id,
+    )
+    app = await service.open_application(
+        session, principal=principal, body=body, application_id=application_id, matter_code=matter,
+        bundle_code=bundle, prefill=prefill, correlation_id=correlation, now=service.utcnow(),
+    )
+    return await views.application_view(session, app=app)
+
+
+@router.get("", response_model=list[ApplicationSummary])
+async def list_applications(
+    principal: Reader,
+    session: SessionDep,
+    applicant_id: Annotated[str | None, Query(max_length=40)] = None,
+    hall: Annotated[str | None, Query(max_length=40)] = None,
+    status: Annotated[str | None, Query(max_length=30)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ApplicationSummary]:
+    """Applications by applicant (progress for staff) or by hall; applicants see only their own. Masked."""
+    halls: list[str] | None
+    if principal.has(Role.CLERK, Role.HALL_ADMIN, Role.ISSUANCE_CLERK, Role.AUDITOR):
+        if hall is not None:
+            principal.check_hall(hall)
+            halls = [hall]
+        else:
+            halls = None if "*" in principal.halls else sorted(principal.halls)
+    else:
+        applicant_id, halls = principal.applicant_id, None
+    rows = await repository.list_applications(
+        session, applicant_id=applicant_id, halls=halls, status=status, limit=limit, offset=offset
+    )
+    return [views.summary(a) for a in rows]
+
+
+@router.get("/{application_id}", response_model=ApplicationView)
+async def get_application(application_id: str, principal: Reader, session: SessionDep) -> ApplicationView:
+    """One application with its form, materials, notice and status history."""
+    app = await service.load(session, application_id=application_id)
+    service.check_access(principal, app)
+    return await views.application_view(session, app=app)
+
+
+@router.patch("/{application_id}", response_model=ApplicationView)
+async def update_application(
+    application_id: str, body: ApplicationUpdate, principal: Writer, session: SessionDep
+) -> ApplicationView:
+    """Save form values and the materials handed in; verified (locked) values cannot change."""
+    app = await service.update_draft(session, principal=principal, application_id=application_id, body=body)
+    return await views.application_view(session, app=app)
+
+
+@router.post("/{application_id}/submit", response_model=ApplicationView)
+async def submit(
+    application_id: str, body: SubmitIn, principal: Writer, session: SessionDep, runtime: RuntimeDep
+) -> ApplicationView:
+    """Material check: complete or covered by a commitment -> accepted (receipt, application.accepted);
+    otherwise pending_supplement with a one-time notice. Online submissions wait for the hall's check."""
+    app = await service.submit(
+        session, principal=principal, outbox=runtime.outbox, application_id=application_id, body=body,
+        now=service.utcnow(), tz=_tz(runtime), max_commitment_days=runtime.settings.commitment_max_working_days,
+    )
+    return await views.application_view(session, app=app)
+
+
+@router.post("/{application_id}/supplement", response_model=ApplicationView)
+async def supplement(
+    application_id: str, body: SupplementIn, principal: Writer, session: SessionDep, runtime: RuntimeDep
+) -> ApplicationView:
+    """Hand in missing materials: completes a pending application, or fulfils a commitment / 补正 request."""
+    app = await service.supplement(
+        session, principal=principal, outbox=runtime.outbox, application_id=application_id, body=body,
+        now=service.utcnow(), tz=_tz(runtime), max_commitment_days=runtime.settings.commitment_max_working_days,
+    )
+    return await views.application_view(session, app=app)
+
+
+@router.post("/{application_id}/refuse", response_model=ApplicationView)
+async def refuse(
+    application_id: str, body: RefuseIn, principal: Clerk, session: SessionDep, runtime: RuntimeDep
+) -> ApplicationView:
+    """Refuse to accept (不予受理) with a reason; a printable notice follows."""
+    app = await service.refuse(
+        session, principal=principal, outbox=runtime.outbox, application_id=application_id, body=body,
+        now=service.utcnow(),
+    )
+    return await views.application_view(session, app=app)
+
+
+async def _accepted(session: SessionDep, principal: Principal, application_id: str):  # type: ignore[no-untyped-def]
+    app = await service.load(session, application_id=application_id)
+    service.check_access(principal, app)
+    if app.tracking_code is None:
+        raise Conflict(f"application is {app.status}; a receipt exists only once accepted")
+    return app
+
+
+def _tracking_url(request: Request, code: str) -> str:
+    base = request.app.state.runtime.settings.public_base_url.rstrip("/")
+    return f"{base}/progress/{code}"
+
+
+@router.get("/{application_id}/receipt")
+async def receipt(application_id: str, principal: Reader, session: SessionDep, request: Request) -> dict[str, Any]:
+    """The acceptance receipt (受理回执) as data."""
+    app = await _accepted(session, principal, application_id)
+    items = await repository.get_items(session, application_id=app.id)
+    return views.receipt(app, items, tracking_url=_tracking_url(request, app.tracking_code))
+
+
+@router.get("/{application_id}/receipt.html", response_class=HTMLResponse)
+async def receipt_html(application_id: str, principal: Reader, session: SessionDep, request: Request) -> HTMLResponse:
+    """The printable receipt with its tracking QR code."""
+    app = await _accepted(session, principal, application_id)
+    items = await repository.get_items(session, application_id=app.id)
+    data = views.receipt(app, items, tracking_url=_tracking_url(request, app.tracking_code))
+    return HTMLResponse(documents.receipt_html(data))
+
+
+@router.get("/{application_id}/receipt/qr.svg", response_class=Response)
+async def receipt_qr(application_id: str, principal: Reader, session: SessionDep, request: Request) -> Response:
+    """The tracking QR code alone (SVG), for receipt printers."""
+    app = await _accepted(session, principal, application_id)
+    return Response(documents.qr_svg(_tracking_url(request, app.tracking_code)), media_type="image/svg+xml")
+
+
+@router.get("/{application_id}/notice.html", response_class=HTMLResponse)
+async def notice_html(application_id: str, principal: Reader, session: SessionDep) -> HTMLResponse:
+    """The printable one-time notice (一次性告知书)."""
+    app = await service.load(session, application_id=application_id)
+    service.check_access(principal, app)
+    if app.notice is None:
+        raise NotFound("no one-time notice was issued for this application")
+    return HTMLResponse(documents.notice_html(app))
+
+
+@router.get("/{application_id}/refusal.html", response_class=HTMLResponse)
+async def refusal_html(application_id: str, principal: Reader, session: SessionDep) -> HTMLResponse:
+    """The printable refusal notice (不予受理通知书)."""
+    app = await service.load(session, application_id=application_id)
+    service.check_access(principal, app)
+    if app.status != "refused":
+        raise NotFound("this application was not refused")
+    return HTMLResponse(documents.refusal_html(app))
+
+
+@progress_router.get("/progress/{tracking_code}", response_model=ProgressView, dependencies=[public()])
+async def progress(tracking_code: str, session: SessionDep) -> ProgressView:
+    """Public progress by the tracking code on the receipt: statuses and dates, no personal data."""
+    app = None
+    if 16 <= len(tracking_code) <= 64:
+        app = await repository.get_by_tracking_code(session, tracking_code=tracking_code)
+    if app is None:
+        raise NotFound("unknown tracking code")
+    return await views.progress_view(session, app=app)

@@ -1,0 +1,231 @@
+"""Acceptance test set-up: one acceptance app whose forms link can be switched between a contract stub of
+forms ``/prefill``, a slow forms, and an unreachable forms URL; the reference catalogue published as
+catalog.* events on the real broker; a reader of the ``applications`` topic.
+"""
+
+import asyncio
+import itertools
+import json
+import random
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI, Request
+
+from services.acceptance.config import AcceptanceSettings
+from services.acceptance.main import create_app
+from shared.events import Envelope, Event
+from shared.events.catalog import BundlePublished, MatterPublished
+from shared.infra import wait_for
+from shared.validators import id_number_check_digit, uscc_check_char
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "data" / "catalog-reference.json"
+UNREACHABLE_FORMS = "http://127.0.0.1:9"  # discard port: connection refused
+
+
+# ---- identifiers ------------------------------------------------------------------------------
+
+_serial = itertools.count(random.randint(100, 800))
+
+
+def new_id_number() -> str:
+    """A fresh valid resident ID number (GB 11643)."""
+    first17 = f"330483{1970 + next(_serial) % 40}0{random.randint(1, 9)}1{random.randint(0, 9)}{random.randint(100, 999)}"
+    return first17 + id_number_check_digit(first17)
+
+
+def new_credit_code() -> str:
+    """A fresh valid unified social credit code (GB 32100)."""
+    first17 = f"91330483{random.randint(10**8, 10**9 - 1)}"
+    return first17 + uscc_check_char(first17)
+
+
+# ---- a forms stub speaking the /prefill contract -------------------------------------------------
+
+
+class FormsStub:
+    """Profiles by applicant id: fields (key, value, verified) and licence-satisfied materials."""
+
+    def __init__(self) -> None:
+        self.profiles: dict[str, dict[str, Any]] = {}
+        self.calls: list[dict[str, Any]] = []
+        self.delay = 0.0
+        self.app = FastAPI()
+
+        @self.app.post("/prefill")
+        async def prefill(request: Request) -> dict[str, Any]:
+            body = await request.json()
+            self.calls.append({"body": body, "authorization": request.headers.get("authorization")})
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            profile = self.profiles.get(body["applicant_id"], {})
+            return {
+                "applicant_id": body["applicant_id"],
+                "matter": body.get("matter"),
+                "bundle": body.get("bundle"),
+                "catalog_version": 1,
+                "fields": [
+                    {"key": k, "label_zh": k, "label_en": k, "type": "string", "required": True, "value": v,
+                     "source": "licence_issued" if verified else "applicant_declared", "verified": verified,
+                     "editable": not verified}
+                    for k, (v, verified) in profile.get("fields", {}).items()
+                ],
+                "missing_fields": [],
+                "materials": [
+                    {"code": code, "name": code, "required": True, "tolerable_missing": False, "satisfied": True,
+                     "licence_no": no, "licence_type": code}
+                    for code, no in profile.get("licences", {}).items()
+                ],
+            }
+
+
+class SwitchableForms(httpx.AsyncBaseTransport):
+    """Where acceptance's forms calls go: the stub (``up``), or the real network to an unreachable URL."""
+
+    def __init__(self, stub: FormsStub) -> None:
+        self.stub = stub
+        self.mode = "up"
+        self._up = httpx.ASGITransport(app=stub.app)
+        self._network = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.mode == "up":
+            return await self._up.handle_async_request(request)
+        return await self._network.handle_async_request(request)  # forms_url is unreachable
+
+
+# ---- the running app ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def forms_stub() -> FormsStub:
+    return FormsStub()
+
+
+@pytest.fixture(scope="session")
+def forms_link(forms_stub: FormsStub) -> SwitchableForms:
+    return SwitchableForms(forms_stub)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def acc(infra: Any, forms_link: SwitchableForms) -> AsyncIterator[httpx.AsyncClient]:
+    """The acceptance app under test (forms reached through ``forms_link``)."""
+    settings = infra.settings(AcceptanceSettings, forms_url=UNREACHABLE_FORMS, forms_timeout_seconds=1.0)
+    app = create_app(settings, forms_transport=forms_link)
+    async with app.router.lifespan_context(app):
+        runtime = app.state.runtime
+        await wait_for(lambda: runtime.started, timeout=60, message="acceptance start")
+        await wait_for(lambda: all(c.running for c in runtime.consumers), timeout=60, message="consumers join")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+async def publish(client: httpx.AsyncClient, event: Event, *, correlation_id: str | None = None,
+                  producer: str = "test") -> Envelope:
+    """Put an event on the real broker as its producing service would."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    envelope = Envelope(type=event.TYPE, producer=producer, key=event.aggregate_key(),
+                        correlation_id=correlation_id or event.aggregate_key(), payload=event.model_dump(mode="json"))
+    await runtime.bus.send(runtime.settings.topic(event.STREAM), envelope.key, envelope.model_dump_json().encode())
+    return envelope
+
+
+@pytest.fixture(scope="session")
+def reference() -> dict[str, Any]:
+    return json.loads(REFERENCE.read_text(encoding="utf-8"))
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def catalog(acc: httpx.AsyncClient, reference: dict[str, Any]) -> dict[str, Any]:
+    """The reference catalogue as catalog.* events (version 0: a real forms publication supersedes it)."""
+    now = datetime.now(UTC)
+    materials = {m["code"]: m for m in reference["materials"]}
+    for matter in reference["matters"]:
+        await publish(acc, MatterPublished(
+            catalog_version=0, code=matter["code"], name=matter["name"], department=matter["department"],
+            category=matter["category"], zone="A", applicant_type=matter["applicant_type"],
+            materials=[{"code": m["code"], "name": materials[m["code"]]["name"], "required": m["required"],
+                        "tolerable_missing": m["tolerable_missing"],
+                        "satisfied_by_licence_type": materials[m["code"]]["satisfied_by_licence_type"]}
+                       for m in matter["materials"]],
+            fields=matter["fields"], legal_limit_working_days=matter["legal_limit_working_days"],
+            promised_limit_working_days=matter["promised_limit_working_days"], on_the_spot=matter["on_the_spot"],
+            notify_commit_approval=matter["notify_commit_approval"],
+            result_licence_type=matter["result_licence_type"],
+            steps=["decision"] if matter["on_the_spot"] else ["review", "decision"], published_at=now,
+        ), producer="forms")
+    for bundle in reference["bundles"]:
+        await publish(acc, BundlePublished(catalog_version=0, code=bundle["code"], name=bundle["name"],
+                                           lead_department=bundle["lead_department"], matters=bundle["matters"],
+                                           published_at=now), producer="forms")
+    from sqlalchemy import func, select
+
+    from services.acceptance.models import Bundle, Matter
+
+    runtime = acc.app.state.runtime  # type: ignore[attr-defined]
+
+    async def loaded() -> bool:
+        async with runtime.sessionmaker() as session:
+            matters = (await session.execute(select(func.count()).select_from(Matter))).scalar_one()
+            bundles = (await session.execute(select(func.count()).select_from(Bundle))).scalar_one()
+        return matters >= len(reference["matters"]) and bundles >= len(reference["bundles"])
+
+    await wait_for(loaded, timeout=60, message="catalogue read model")
+    return reference
+
+
+# ---- reading what acceptance published -----------------------------------------------------------
+
+
+class EventLog:
+    """Every envelope on one topic, read without a consumer group (no join wait)."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, bootstrap: str, topic: str) -> None:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    metadata_max_age_ms=2000)
+        await consumer.start()
+
+        async def run() -> None:
+            try:
+                while True:
+                    batch = await consumer.getmany(timeout_ms=200)
+                    for messages in batch.values():
+                        self.envelopes += [Envelope.model_validate_json(m.value) for m in messages]
+            finally:
+                await consumer.stop()
+
+        self._task = asyncio.create_task(run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def wait(self, predicate: Callable[[Envelope], bool], *, timeout: float = 30) -> Envelope:
+        """The first envelope matching ``predicate`` (waits for it)."""
+        return await wait_for(lambda: next((e for e in self.envelopes if predicate(e)), None), timeout=timeout,
+                              message="event on the broker")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def published(acc: httpx.AsyncClient) -> AsyncIterator[EventLog]:
+    """What acceptance put on the ``applications`` topic during the run."""
+    runtime = acc.app.state.runtime  # type: ignore[attr-defined]
+    topic = runtime.settings.topic("applications")
+    await runtime.bus.ensure_topics([topic])
+    log = EventLog()
+    await log.start(runtime.settings.kafka_bootstrap, topic)
+    yield log
+    await log.stop()
