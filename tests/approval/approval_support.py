@@ -59,7 +59,7 @@ def item(
 
 def accepted(
     *items: AcceptedItem, accepted_on: date = date(2026, 9, 24), bundle_code: str | None = None,
-    application_id: str | None = None,
+    application_id: str | None = None, id_number: str = ID_NUMBER,
 ) -> ApplicationAccepted:
     """An application.accepted payload; accepted at 10:00 Beijing time on ``accepted_on``."""
     app_id = application_id or uid("app")
@@ -72,7 +72,7 @@ def accepted(
         channel="window",
         bundle_code=bundle_code,
         catalog_version=1,
-        applicant=Applicant(type="natural_person", id_number=ID_NUMBER, name="张三丰", mobile="13812345678"),
+        applicant=Applicant(type="natural_person", id_number=id_number, name="张三丰", mobile="13812345678"),
         values={"name": "张三丰", "shop_name": "老张面馆"},
         items=list(items),
         accepted_at=datetime(accepted_on.year, accepted_on.month, accepted_on.day, 2, 0, tzinfo=UTC),
