@@ -40,7 +40,6 @@ SERVICES = [
     ServiceProcess("approval", 8004, "approval (back office)"),
     ServiceProcess("issuance", 8005, "issuance (results, licences)"),
 ]
-MIGRATED = ("forms", "ticketing", "acceptance", "approval", "issuance")
 
 
 def _say(text: str) -> None:
@@ -86,9 +85,9 @@ def run_stack() -> None:
             bootstrap = broker.start()
         key, jwks_path = load_or_create_keys(VAR / "keys")
         services = _present(SERVICES)
-        for name in MIGRATED:
-            if (ROOT / "services" / name / "main.py").exists():
-                migrations.upgrade(name, database_url)
+        for svc in services:
+            if (ROOT / "services" / svc.name / "migrations" / "env.py").exists():
+                migrations.upgrade(svc.name, database_url)
         _say("migrations applied")
         busy = [s for s in services if port_open(s.port)]
         if busy:
@@ -132,7 +131,6 @@ def _start_service(
         f"{prefix}KAFKA_BOOTSTRAP": bootstrap,
         f"{prefix}AUTH_JWKS_FILE": jwks,
         f"{prefix}KEYS_DIR": str(VAR / "keys"),
-        f"{prefix}DATA_DIR": str(VAR / svc.name),
         "ACCEPTANCE_FORMS_URL": "http://127.0.0.1:8001",
     }
     log = open(logs / f"{svc.name}.log", "ab")

