@@ -86,7 +86,8 @@ class FormsStub:
 
 
 class SwitchableForms(httpx.AsyncBaseTransport):
-    """Where acceptance's forms calls go: the stub (``up``), or the real network to an unreachable URL."""
+    """Where acceptance's forms calls go: the stub (``up``), a real forms app (``real``), or the real
+    network to an unreachable URL (``down``)."""
 
     def __init__(self, stub: FormsStub) -> None:
         self.stub = stub
@@ -94,9 +95,16 @@ class SwitchableForms(httpx.AsyncBaseTransport):
         self._up = httpx.ASGITransport(app=stub.app)
         self._network = httpx.AsyncHTTPTransport()
 
+    def use_real(self, app: FastAPI) -> None:
+        """Route calls to a running forms app, in-process."""
+        self._real = httpx.ASGITransport(app=app)
+        self.mode = "real"
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.mode == "up":
             return await self._up.handle_async_request(request)
+        if self.mode == "real":
+            return await self._real.handle_async_request(request)
         return await self._network.handle_async_request(request)  # forms_url is unreachable
 
 
