@@ -154,7 +154,7 @@ async def record_decision(
 async def maybe_release(session: AsyncSession, *, application_id: str, deps: IssuanceDeps) -> bool:
     """Produce every result of the application at once when all its items are decided."""
     app = await repository.lock_application(session, application_id)
-    if app is None or not app.accepted or app.status != "pending":
+    if app is None or not app.accepted or app.status != "pending" or not app.item_ids:
         return False
     results = await repository.results_of(session, application_id)
     if not set(app.item_ids) <= {r.item_id for r in results}:

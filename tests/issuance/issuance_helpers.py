@@ -1,11 +1,13 @@
 """Helpers of the issuance tests: events sent through the real broker, state read from the real database."""
 
+import asyncio
 import random
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from aiokafka.errors import KafkaError
 from sqlalchemy import func, select
 
 from services.issuance.models import Application, Licence, NotificationLog, Result, backbone
@@ -51,9 +53,17 @@ class Issuance:
         return envelope
 
     async def resend(self, envelope: Envelope, *, stream: str) -> None:
-        await self.runtime.bus.send(
-            self.runtime.settings.topic(stream), envelope.key, envelope.model_dump_json().encode()
-        )
+        """Send an envelope as is; retried on the broker's transient errors (e.g. leader moves)."""
+        for attempt in range(5):
+            try:
+                await self.runtime.bus.send(
+                    self.runtime.settings.topic(stream), envelope.key, envelope.model_dump_json().encode()
+                )
+                return
+            except KafkaError:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
 
     async def scalar(self, stmt: Any) -> Any:
         async with self.runtime.sessionmaker() as session:
