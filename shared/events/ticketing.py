@@ -34,6 +34,8 @@ class TicketCalled(_TicketEvent):
     window: str
     staff_id: str | None = None
     called_at: datetime
+    zone: str | None = None
+    recall: bool = False  # the same window calls the same ticket again
 
 
 class TicketServed(_TicketEvent):
@@ -74,4 +76,12 @@ class TicketRated(_TicketEvent):
     score: int
     window: str | None = None
     staff_id: str | None = None
+    at: datetime
+
+
+class TicketParked(_TicketEvent):
+    """The window set the ticket aside (the citizen fetches a document); it resumes at a window later."""
+
+    TYPE = "ticket.parked"
+    window: str
     at: datetime

@@ -1,0 +1,25 @@
+"""Ticketing service: the unified smart queue of a hall (numbers, routing, calls, appointments, boards)."""
+
+from fastapi import FastAPI
+
+from services.ticketing import consumers, router
+from services.ticketing.config import TicketingSettings
+from services.ticketing.models import backbone
+from shared.service_app import create_service_app
+
+
+def create_app(settings: TicketingSettings | None = None) -> FastAPI:
+    """The ticketing app."""
+    return create_service_app(
+        settings=settings or TicketingSettings(),
+        title="OneWindow ticketing",
+        description="The unified smart queue (智能排队叫号): a citizen picks the matter, the hall routes the number "
+        "to the window group with the least expected wait. Halls, zones, windows and skills, numbers, calls, "
+        "appointments (预约), display boards (SSE), ratings and queue statistics.",
+        backbone=backbone,
+        routers=[router.router],
+        consumers=consumers.CONSUMERS,
+    )
+
+
+app = create_app()

@@ -1,0 +1,174 @@
+"""Ticketing tables, all in schema ``ticketing``."""
+
+import uuid
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import make_base
+from shared.service_app import Backbone
+
+Base = make_base("ticketing")
+backbone = Backbone(Base.metadata)
+
+
+class Hall(Base):
+    """A service hall with its opening hours and queue rules."""
+
+    __tablename__ = "halls"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    opens_at: Mapped[time] = mapped_column(Time, default=time(8, 30))
+    closes_at: Mapped[time] = mapped_column(Time, default=time(17, 30))
+    open_days: Mapped[str] = mapped_column(String(20), default="workdays")  # workdays | all
+    starve_after_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    appointment_early_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    appointment_late_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Zone(Base):
+    """A zone of a hall (A区...); its letter starts every ticket number."""
+
+    __tablename__ = "zones"
+
+    hall: Mapped[str] = mapped_column(String(40), primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Window(Base):
+    """A counter: skills (matter codes or categories), the clerk signed in, open/paused/closed."""
+
+    __tablename__ = "windows"
+
+    hall: Mapped[str] = mapped_column(String(40), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    skills: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    primary_skills: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(10), default="closed")  # closed | open | paused
+    staff_id: Mapped[str | None] = mapped_column(String(100))
+    staff_name: Mapped[str | None] = mapped_column(String(100))
+    staff_photo_url: Mapped[str | None] = mapped_column(String(500))
+    signed_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Matter(Base):
+    """Read model of catalog.matter_published: what ticketing needs to route a matter."""
+
+    __tablename__ = "matters"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    zone: Mapped[str] = mapped_column(String(8))
+    category: Mapped[str] = mapped_column(String(40))
+    department: Mapped[str] = mapped_column(String(40), default="")
+    avg_handling_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    daily_share_weight: Mapped[float] = mapped_column(Float, default=1.0)
+    catalog_version: Mapped[int] = mapped_column(Integer)
+
+
+class DayCounter(Base):
+    """Next ticket sequence per hall, zone and business day (numbers restart every day)."""
+
+    __tablename__ = "day_counters"
+
+    hall: Mapped[str] = mapped_column(String(40), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(8), primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(Base):
+    """A number taken for a matter, through the queue to the window and its outcome."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("hall", "business_day", "number"),
+        Index("ix_tickets_queue", "hall", "priority", "queue_at", postgresql_where=text("status = 'waiting'")),
+        Index("ix_tickets_hall_day", "hall", "business_day"),
+        Index("ix_tickets_called", "hall", "last_called_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    hall: Mapped[str] = mapped_column(String(40))
+    zone: Mapped[str] = mapped_column(String(8))
+    business_day: Mapped[date] = mapped_column(Date)
+    number: Mapped[str] = mapped_column(String(12))
+    matter_code: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(20))  # kiosk | web | appointment
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0)  # 0 normal, 1 appointment, 2 green channel
+    green_channel: Mapped[bool] = mapped_column(Boolean, default=False)
+    # waiting | called | parked | served | no_show
+    status: Mapped[str] = mapped_column(String(12), default="waiting")
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    queue_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # order in the queue
+    estimated_wait_seconds: Mapped[float | None] = mapped_column(Float)
+    first_called_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_called_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    call_count: Mapped[int] = mapped_column(Integer, default=0)
+    no_shows: Mapped[int] = mapped_column(SmallInteger, default=0)
+    window: Mapped[str | None] = mapped_column(String(40))
+    staff_id: Mapped[str | None] = mapped_column(String(100))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    application_id: Mapped[str | None] = mapped_column(String(100))
+    appointment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    transfers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Slot(Base):
+    """An appointment slot of a hall and matter with a capacity."""
+
+    __tablename__ = "slots"
+    __table_args__ = (UniqueConstraint("hall", "matter_code", "starts_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    hall: Mapped[str] = mapped_column(String(40))
+    matter_code: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Appointment(Base):
+    """A booking (预约) of a slot by an applicant; checked in at the hall, it becomes a ticket."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (Index("ix_appointments_applicant", "applicant_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    slot_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    hall: Mapped[str] = mapped_column(String(40))
+    matter_code: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    applicant_id: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(12), default="booked")  # booked | cancelled | checked_in
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

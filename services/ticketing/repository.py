@@ -1,0 +1,213 @@
+"""Every query of the ticketing service."""
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ticketing.models import DayCounter, Hall, Matter, Slot, Ticket, Window, Zone
+
+
+async def get_hall(session: AsyncSession, *, code: str) -> Hall | None:
+    """The hall ``code`` or None."""
+    return await session.get(Hall, code)
+
+
+async def zones_of(session: AsyncSession, *, hall: str) -> list[Zone]:
+    """The zones of ``hall`` by code."""
+    return list((await session.execute(select(Zone).where(Zone.hall == hall).order_by(Zone.code))).scalars())
+
+
+async def windows_of(session: AsyncSession, *, hall: str, active_only: bool = True) -> list[Window]:
+    """The windows of ``hall`` by code."""
+    query = select(Window).where(Window.hall == hall)
+    if active_only:
+        query = query.where(Window.active.is_(True))
+    return list((await session.execute(query.order_by(Window.code))).scalars())
+
+
+async def get_window(session: AsyncSession, *, hall: str, code: str, lock: bool = False) -> Window | None:
+    """One window; ``lock`` takes a row lock (serialises calls of one window)."""
+    return await session.get(Window, (hall, code), with_for_update=lock or None)
+
+
+async def all_matters(session: AsyncSession) -> dict[str, Matter]:
+    """The matter read model by code (a few hundred rows at most)."""
+    return {m.code: m for m in (await session.execute(select(Matter))).scalars()}
+
+
+async def next_number(session: AsyncSession, *, hall: str, zone: str, day: date) -> int:
+    """Atomically take the next sequence of (hall, zone, business day); concurrent callers queue on the row."""
+    statement = (
+        insert(DayCounter)
+        .values(hall=hall, zone=zone, business_day=day, seq=1)
+        .on_conflict_do_update(
+            index_elements=[DayCounter.hall, DayCounter.zone, DayCounter.business_day],
+            set_={"seq": DayCounter.seq + 1},
+        )
+        .returning(DayCounter.seq)
+    )
+    return (await session.execute(statement)).scalar_one()
+
+
+def _skill_match(skills: list[str]) -> Any:
+    return or_(Ticket.matter_code.in_(skills), Ticket.category.in_(skills))
+
+
+async def pick_next(
+    session: AsyncSession, *, window: Window, starve_before: datetime
+) -> Ticket | None:
+    """Lock and return the best waiting ticket for ``window``; tickets other windows hold are skipped.
+
+    Order: priority (green channel, on-time appointments), then any ticket waiting since before
+    ``starve_before`` (so low-volume matters never starve), then the window's primary skills,
+    then the longest wait.
+    """
+    primary = window.primary_skills or []
+    rank = case(
+        (Ticket.queue_at <= starve_before, 0),
+        (_skill_match(primary) if primary else literal(False), 1),
+        else_=2,
+    )
+    query = (
+        select(Ticket)
+        .where(Ticket.hall == window.hall, Ticket.zone == window.zone, Ticket.status == "waiting",
+               _skill_match(window.skills))
+        .order_by(Ticket.priority.desc(), rank, Ticket.queue_at, Ticket.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(query)).scalars().first()
+
+
+async def current_ticket(session: AsyncSession, *, hall: str, window: str) -> Ticket | None:
+    """The ticket a window has called and not finished."""
+    query = select(Ticket).where(Ticket.hall == hall, Ticket.window == window, Ticket.status == "called")
+    return (await session.execute(query.order_by(Ticket.last_called_at.desc()).limit(1))).scalars().first()
+
+
+async def get_ticket(session: AsyncSession, *, ticket_id: uuid.UUID, lock: bool = False) -> Ticket | None:
+    """One ticket; ``lock`` takes a row lock."""
+    return await session.get(Ticket, ticket_id, with_for_update=lock or None)
+
+
+async def waiting_ahead(
+    session: AsyncSession, *, hall: str, zone: str, matter_code: str, priority: int, queue_at: datetime | None
+) -> int:
+    """Waiting tickets of the same matter and zone that will be called before one with this priority/time."""
+    ahead = Ticket.priority > priority
+    if queue_at is None:
+        ahead = Ticket.priority >= priority
+    else:
+        ahead = or_(ahead, and_(Ticket.priority == priority, Ticket.queue_at < queue_at))
+    query = select(func.count()).where(
+        Ticket.hall == hall, Ticket.zone == zone, Ticket.matter_code == matter_code, Ticket.status == "waiting", ahead
+    )
+    return (await session.execute(query)).scalar_one()
+
+
+async def waiting_counts(session: AsyncSession, *, hall: str) -> dict[tuple[str, str], int]:
+    """Waiting tickets per (zone, matter) of a hall."""
+    query = (
+        select(Ticket.zone, Ticket.matter_code, func.count())
+        .where(Ticket.hall == hall, Ticket.status == "waiting")
+        .group_by(Ticket.zone, Ticket.matter_code)
+    )
+    return {(z, m): n for z, m, n in (await session.execute(query)).all()}
+
+
+async def recent_service_minutes(session: AsyncSession, *, hall: str, matter_code: str, limit: int) -> list[float]:
+    """Service times (minutes) of the latest ``limit`` served tickets of a matter in a hall."""
+    minutes = func.extract("epoch", Ticket.finished_at - Ticket.last_called_at) / 60.0
+    query = (
+        select(minutes)
+        .where(Ticket.hall == hall, Ticket.matter_code == matter_code, Ticket.status == "served")
+        .order_by(Ticket.finished_at.desc())
+        .limit(limit)
+    )
+    return [float(v) for v in (await session.execute(query)).scalars()]
+
+
+async def calls_since(session: AsyncSession, *, hall: str, after: datetime | None, limit: int = 50) -> list[Ticket]:
+    """Tickets called (or recalled) in ``hall`` after ``after`` (the latest ``limit`` when None), oldest first."""
+    query = select(Ticket).where(Ticket.hall == hall, Ticket.last_called_at.is_not(None))
+    if after is None:
+        rows = (await session.execute(query.order_by(Ticket.last_called_at.desc()).limit(limit))).scalars().all()
+        return list(reversed(rows))
+    query = query.where(Ticket.last_called_at > after).order_by(Ticket.last_called_at).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def reserve_slot(session: AsyncSession, *, slot_id: uuid.UUID) -> Slot | None:
+    """Take one place of a slot if any is left (atomic); None when the slot is full or unknown."""
+    statement = (
+        Slot.__table__.update()
+        .where(Slot.id == slot_id, Slot.booked < Slot.capacity)
+        .values(booked=Slot.booked + 1)
+        .returning(Slot.id)
+    )
+    if (await session.execute(statement)).scalar_one_or_none() is None:
+        return None
+    return await session.get(Slot, slot_id, populate_existing=True)
+
+
+async def release_slot(session: AsyncSession, *, slot_id: uuid.UUID) -> None:
+    """Give back one place of a slot."""
+    await session.execute(
+        Slot.__table__.update().where(Slot.id == slot_id, Slot.booked > 0).values(booked=Slot.booked - 1)
+    )
+
+
+async def slots_of(session: AsyncSession, *, hall: str, matter_code: str | None, start: datetime,
+                   end: datetime) -> list[Slot]:
+    """Slots of a hall (and matter) starting in [start, end)."""
+    query = select(Slot).where(Slot.hall == hall, Slot.starts_at >= start, Slot.starts_at < end)
+    if matter_code:
+        query = query.where(Slot.matter_code == matter_code)
+    return list((await session.execute(query.order_by(Slot.starts_at, Slot.matter_code))).scalars())
+
+
+STATS_KEYS = {
+    "hall": "t.hall",
+    "zone": "t.zone",
+    "matter": "t.matter_code",
+    "window": "t.window",
+    "clerk": "t.staff_id",
+    "day": "t.business_day::text",
+    "hour": "lpad(extract(hour from t.issued_at AT TIME ZONE :tz)::int::text, 2, '0')",
+}
+
+
+async def statistics(
+    session: AsyncSession, *, hall: str, day_from: date, day_to: date, group_by: str, tz: str
+) -> list[dict[str, Any]]:
+    """Waiting and service percentiles, no-shows and ratings of a hall's tickets, grouped."""
+    key = STATS_KEYS[group_by]
+    sql = text(
+        f"""
+        SELECT {key} AS key,
+          count(*) AS tickets,
+          count(*) FILTER (WHERE t.status = 'served') AS served,
+          count(*) FILTER (WHERE t.status = 'no_show') AS no_shows,
+          percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t.first_called_at - t.issued_at))
+            FILTER (WHERE t.first_called_at IS NOT NULL) / 60.0 AS wait_p50,
+          percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM t.first_called_at - t.issued_at))
+            FILTER (WHERE t.first_called_at IS NOT NULL) / 60.0 AS wait_p90,
+          percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t.finished_at - t.last_called_at))
+            FILTER (WHERE t.status = 'served') / 60.0 AS service_p50,
+          percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM t.finished_at - t.last_called_at))
+            FILTER (WHERE t.status = 'served') / 60.0 AS service_p90,
+          count(t.rating) AS ratings,
+          avg(t.rating)::float AS rating_avg
+        FROM ticketing.tickets t
+        WHERE t.hall = :hall AND t.business_day BETWEEN :day_from AND :day_to
+        GROUP BY 1 ORDER BY 1 NULLS LAST
+        """
+    )
+    params: dict[str, Any] = {"hall": hall, "day_from": day_from, "day_to": day_to}
+    if ":tz" in key:
+        params["tz"] = tz
+    return [dict(r._mapping) for r in (await session.execute(sql, params)).all()]

@@ -1,0 +1,360 @@
+"""Ticketing HTTP endpoints (thin; rules live in service.py)."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from services.ticketing import repository as repo
+from services.ticketing import service
+from services.ticketing.models import Appointment, Slot, Ticket, Window
+from services.ticketing.schemas import (
+    AppointmentOut,
+    Book,
+    CallOut,
+    CheckInOut,
+    Finish,
+    HallIn,
+    HallOut,
+    PadOut,
+    QueueStatus,
+    Rating,
+    SignIn,
+    SlotOut,
+    SlotsIn,
+    Stats,
+    TakeTicket,
+    TicketOut,
+    Transfer,
+    WindowIn,
+    WindowOut,
+    ZoneIn,
+)
+from shared.auth import Principal, Role, public, require
+from shared.problems import NotFound
+from shared.service_app import RuntimeDep, SessionDep
+
+router = APIRouter(tags=["ticketing"])
+
+WINDOW_ROLES = (Role.CLERK, Role.ISSUANCE_CLERK)
+HallAdmin = Annotated[Principal, require(Role.HALL_ADMIN)]
+WindowStaff = Annotated[Principal, require(*WINDOW_ROLES)]
+Applicant = Annotated[Principal, require(Role.APPLICANT)]
+DISPLAY_PAGE = Path(__file__).resolve().parent / "display.html"
+
+
+def ticket_out(ticket: Ticket, *, position: int | None = None, minutes: float | None = None) -> TicketOut:
+    return TicketOut(
+        id=ticket.id, hall=ticket.hall, zone=ticket.zone, number=ticket.number, matter_code=ticket.matter_code,
+        channel=ticket.channel, priority=ticket.priority, status=ticket.status, issued_at=ticket.issued_at,
+        window=ticket.window, position=position, estimated_wait_minutes=minutes,
+    )
+
+
+def window_out(window: Window) -> WindowOut:
+    return WindowOut(hall=window.hall, code=window.code, zone=window.zone, name=window.name, skills=window.skills,
+                     primary_skills=window.primary_skills, active=window.active, state=window.state,
+                     staff_name=window.staff_name)
+
+
+def appointment_out(a: Appointment) -> AppointmentOut:
+    return AppointmentOut(id=a.id, hall=a.hall, matter_code=a.matter_code, starts_at=a.starts_at, status=a.status,
+                          ticket_id=a.ticket_id)
+
+
+def slot_out(s: Slot) -> SlotOut:
+    return SlotOut(id=s.id, hall=s.hall, matter_code=s.matter_code, starts_at=s.starts_at, ends_at=s.ends_at,
+                   capacity=s.capacity, available=s.capacity - s.booked)
+
+
+# ---- administration (hall_admin, scoped to halls) ----------------------------------------------
+
+
+@router.put("/halls/{hall}", tags=["administration"])
+async def put_hall(hall: str, body: HallIn, session: SessionDep, principal: HallAdmin) -> HallOut:
+    """Create or update a hall: opening hours, queue rules and zones."""
+    principal.check_hall(hall)
+    row, zones = await service.put_hall(session, code=hall, data=body)
+    return HallOut(**{k: getattr(row, k) for k in HallOut.model_fields if k != "zones"},
+                   zones=[ZoneIn(code=z.code, name=z.name) for z in zones])
+
+
+@router.put("/halls/{hall}/windows/{window}", tags=["administration"])
+async def put_window(hall: str, window: str, body: WindowIn, session: SessionDep, principal: HallAdmin) -> WindowOut:
+    """Create or update a window: zone and skills (matter codes or categories)."""
+    principal.check_hall(hall)
+    return window_out(await service.put_window(session, hall=hall, code=window, data=body))
+
+
+@router.get("/halls/{hall}/windows", tags=["administration"])
+async def list_windows(
+    hall: str, session: SessionDep,
+    principal: Annotated[Principal, require(Role.HALL_ADMIN, *WINDOW_ROLES, Role.AUDITOR)],
+) -> list[WindowOut]:
+    """The windows of a hall with their state and the clerk signed in."""
+    principal.check_hall(hall)
+    await service.require_hall(session, code=hall)
+    return [window_out(w) for w in await repo.windows_of(session, hall=hall, active_only=False)]
+
+
+@router.post("/halls/{hall}/slots", status_code=201, tags=["appointments"])
+async def create_slots(hall: str, body: SlotsIn, session: SessionDep, principal: HallAdmin) -> list[SlotOut]:
+    """Open appointment slots for a matter (capacity per slot)."""
+    principal.check_hall(hall)
+    return [slot_out(s) for s in await service.create_slots(session, hall=hall, data=body)]
+
+
+@router.get("/halls/{hall}/stats", tags=["statistics"])
+async def stats(
+    hall: str, session: SessionDep, principal: Annotated[Principal, require(Role.HALL_ADMIN, Role.AUDITOR)],
+    group_by: Literal["hall", "zone", "matter", "window", "clerk", "day", "hour"] = "zone",
+    day_from: date | None = None, day_to: date | None = None,
+) -> Stats:
+    """Waiting and service time percentiles, no-show rate and ratings, by zone/matter/window/clerk/day/hour."""
+    principal.check_hall(hall)
+    today = service.business_day(datetime.now(UTC))
+    day_from, day_to = day_from or today, day_to or day_from or today
+    rows = await service.statistics(session, hall=hall, day_from=day_from, day_to=day_to, group_by=group_by)
+    return Stats(hall=hall, day_from=day_from, day_to=day_to, group_by=group_by, rows=rows)
+
+
+# ---- windows (clerks) --------------------------------------------------------------------------
+
+
+@router.post("/halls/{hall}/windows/{window}/sign-in", tags=["windows"])
+async def sign_in(hall: str, window: str, session: SessionDep, principal: WindowStaff,
+                  body: SignIn | None = None) -> WindowOut:
+    """The clerk signs in at a window (opens it)."""
+    body = body or SignIn()
+    return window_out(await service.sign_in(session, hall=hall, code=window, principal=principal,
+                                            staff_name=body.staff_name, photo_url=body.photo_url))
+
+
+@router.post("/halls/{hall}/windows/{window}/sign-out", tags=["windows"])
+async def sign_out(hall: str, window: str, session: SessionDep, principal: WindowStaff) -> WindowOut:
+    """The clerk signs out (closes the window)."""
+    return window_out(await service.sign_out(session, hall=hall, code=window, principal=principal))
+
+
+@router.post("/halls/{hall}/windows/{window}/pause", tags=["windows"])
+async def pause(hall: str, window: str, session: SessionDep, principal: WindowStaff) -> WindowOut:
+    """Pause the window: no calls until resumed."""
+    return window_out(await service.set_paused(session, hall=hall, code=window, principal=principal, paused=True))
+
+
+@router.post("/halls/{hall}/windows/{window}/resume", tags=["windows"])
+async def resume_window(hall: str, window: str, session: SessionDep, principal: WindowStaff) -> WindowOut:
+    """Resume a paused window."""
+    return window_out(await service.set_paused(session, hall=hall, code=window, principal=principal, paused=False))
+
+
+@router.post("/halls/{hall}/windows/{window}/call-next", tags=["windows"],
+             responses={204: {"description": "Nothing waits for this window"}})
+async def call_next(hall: str, window: str, session: SessionDep, runtime: RuntimeDep,
+                    principal: WindowStaff) -> Response:
+    """Call the best waiting ticket this window is skilled for (204 when none waits)."""
+    ticket = await service.call_next(session, outbox=runtime.outbox, hall=hall, window_code=window,
+                                     principal=principal)
+    if ticket is None:
+        return Response(status_code=204)
+    return Response(ticket_out(ticket).model_dump_json(), media_type="application/json")
+
+
+@router.post("/tickets/{ticket_id}/recall", tags=["windows"])
+async def recall(ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WindowStaff) -> TicketOut:
+    """Call the current ticket again."""
+    return ticket_out(await service.recall(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal))
+
+
+@router.post("/tickets/{ticket_id}/no-show", tags=["windows"])
+async def no_show(ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WindowStaff) -> TicketOut:
+    """The citizen did not come: requeued once, dropped the second time."""
+    return ticket_out(await service.no_show(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal))
+
+
+@router.post("/tickets/{ticket_id}/transfer", tags=["windows"])
+async def transfer(ticket_id: uuid.UUID, body: Transfer, session: SessionDep, runtime: RuntimeDep,
+                   principal: WindowStaff) -> TicketOut:
+    """Move the ticket to another matter or zone; it keeps its original wait."""
+    ticket = await service.transfer(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal,
+                                    matter_code=body.matter_code, zone=body.zone)
+    position, minutes = await service.ticket_position(session, ticket=ticket)
+    return ticket_out(ticket, position=position, minutes=minutes)
+
+
+@router.post("/tickets/{ticket_id}/park", tags=["windows"])
+async def park(ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WindowStaff) -> TicketOut:
+    """Set the ticket aside; the window can call the next one."""
+    return ticket_out(await service.park(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal))
+
+
+@router.post("/tickets/{ticket_id}/resume", tags=["windows"])
+async def resume_ticket(ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WindowStaff,
+                        window: Annotated[str, Query(min_length=1, max_length=40)]) -> TicketOut:
+    """A window takes a parked ticket back and calls it."""
+    return ticket_out(await service.resume(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal,
+                                           window_code=window))
+
+
+@router.post("/tickets/{ticket_id}/finish", tags=["windows"])
+async def finish(ticket_id: uuid.UUID, body: Finish, session: SessionDep, runtime: RuntimeDep,
+                 principal: WindowStaff) -> TicketOut:
+    """Service finished: outcome and the application the clerk opened."""
+    return ticket_out(await service.finish(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal,
+                                           outcome=body.outcome, application_id=body.application_id))
+
+
+# ---- public: numbers, status, boards, ratings ----------------------------------------------------
+
+
+@router.post("/halls/{hall}/tickets", status_code=201, dependencies=[public()], tags=["public"])
+async def take_ticket(hall: str, body: TakeTicket, session: SessionDep, runtime: RuntimeDep) -> TicketOut:
+    """Take a number for a matter (kiosk or web); answers position and estimated wait."""
+    ticket, position, minutes = await service.take_ticket(
+        session, outbox=runtime.outbox, hall_code=hall, matter_code=body.matter_code, channel=body.channel,
+        green_channel=body.green_channel,
+    )
+    return ticket_out(ticket, position=position, minutes=minutes)
+
+
+@router.get("/tickets/{ticket_id}", dependencies=[public()], tags=["public"])
+async def get_ticket(ticket_id: uuid.UUID, session: SessionDep) -> TicketOut:
+    """A ticket's own status, position and estimated wait (the id is the unguessable handle)."""
+    ticket = await repo.get_ticket(session, ticket_id=ticket_id)
+    if ticket is None:
+        raise NotFound(f"ticket {ticket_id} does not exist")
+    position, minutes = await service.ticket_position(session, ticket=ticket)
+    return ticket_out(ticket, position=position, minutes=minutes)
+
+
+@router.post("/tickets/{ticket_id}/rating", dependencies=[public()], tags=["public"])
+async def rate(ticket_id: uuid.UUID, body: Rating, session: SessionDep, runtime: RuntimeDep) -> dict[str, object]:
+    """Rate the service (1-5 and a comment) on the hall pad."""
+    ticket = await service.rate(session, outbox=runtime.outbox, ticket_id=ticket_id, score=body.score,
+                                comment=body.comment)
+    return {"ticket_id": str(ticket.id), "score": ticket.rating}
+
+
+@router.get("/halls/{hall}/queue", dependencies=[public()], tags=["public"])
+async def queue(hall: str, session: SessionDep) -> QueueStatus:
+    """Waiting count and estimated wait per zone and matter."""
+    return QueueStatus.model_validate(await service.queue_status(session, hall=hall))
+
+
+@router.get("/halls/{hall}/windows/{window}/pad", dependencies=[public()], tags=["public"])
+async def pad(hall: str, window: str, session: SessionDep) -> PadOut:
+    """What the pad at a window shows: the clerk (name, photo) and the number being served."""
+    row = await repo.get_window(session, hall=hall, code=window)
+    if row is None:
+        raise NotFound(f"window {window} does not exist in hall {hall}")
+    current = await repo.current_ticket(session, hall=hall, window=window)
+    return PadOut(hall=hall, window=window, state=row.state, staff_name=row.staff_name,
+                  staff_photo_url=row.staff_photo_url, ticket=ticket_out(current) if current else None)
+
+
+@router.get("/halls/{hall}/display/stream", dependencies=[public()], tags=["public"],
+            response_class=StreamingResponse)
+async def display_stream(
+    hall: str, request: Request, runtime: RuntimeDep,
+    limit: Annotated[int | None, Query(ge=1, le=10000, description="Close after this many calls (tests).")] = None,
+    backlog: Annotated[int, Query(ge=0, le=50)] = 10,
+) -> StreamingResponse:
+    """Server-Sent Events: every call in the hall (the latest ``backlog`` first), for display boards."""
+    async with runtime.sessionmaker() as session:
+        await service.require_hall(session, code=hall)
+        names = {w.code: w.name for w in await repo.windows_of(session, hall=hall, active_only=False)}
+    poll = getattr(runtime.settings, "display_poll_seconds", 1.0)
+
+    async def events() -> AsyncIterator[str]:
+        sent, cursor = 0, datetime.now(UTC) - timedelta(hours=24)
+        first = True
+        yield "retry: 3000\n\n"
+        while True:
+            async with runtime.sessionmaker() as session:
+                if first:
+                    rows = await repo.calls_since(session, hall=hall, after=None, limit=backlog) if backlog else []
+                    first = False
+                    cursor = max([r.last_called_at for r in rows if r.last_called_at] + [datetime.now(UTC)])
+                else:
+                    rows = await repo.calls_since(session, hall=hall, after=cursor)
+            for row in rows:
+                assert row.last_called_at is not None
+                cursor = max(cursor, row.last_called_at)
+                call = CallOut(ticket_id=row.id, number=row.number, zone=row.zone, window=row.window or "",
+                               window_name=names.get(row.window or "", ""), matter_code=row.matter_code,
+                               called_at=row.last_called_at)
+                yield f"id: {row.last_called_at.isoformat()}\nevent: call\ndata: {call.model_dump_json()}\n\n"
+                sent += 1
+                if limit is not None and sent >= limit:
+                    return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(poll)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/halls/{hall}/display", dependencies=[public()], tags=["public"], response_class=HTMLResponse)
+async def display_page(hall: str, session: SessionDep) -> HTMLResponse:
+    """A simple display board page that shows the live calls of a hall."""
+    row = await service.require_hall(session, code=hall)
+    page = DISPLAY_PAGE.read_text(encoding="utf-8")
+    return HTMLResponse(page.replace("{{HALL}}", json.dumps(hall)).replace("{{HALL_NAME}}", _html(row.name)))
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+# ---- appointments ------------------------------------------------------------------------------
+
+
+@router.get("/halls/{hall}/slots", dependencies=[public()], tags=["appointments"])
+async def list_slots(hall: str, session: SessionDep, day: date,
+                     matter_code: Annotated[str | None, Query(max_length=40)] = None) -> list[SlotOut]:
+    """Appointment slots of a day (Asia/Shanghai) with the places left."""
+    await service.require_hall(session, code=hall)
+    start = datetime.combine(day, datetime.min.time(), tzinfo=service.TZ)
+    slots = await repo.slots_of(session, hall=hall, matter_code=matter_code, start=start, end=start + timedelta(days=1))
+    return [slot_out(s) for s in slots]
+
+
+@router.post("/appointments", status_code=201, tags=["appointments"])
+async def book(body: Book, session: SessionDep, principal: Applicant) -> AppointmentOut:
+    """Book a slot (applicants; never beyond the slot's capacity)."""
+    assert principal.applicant_id is not None
+    return appointment_out(await service.book(session, slot_id=body.slot_id, applicant_id=principal.applicant_id))
+
+
+@router.get("/appointments/mine", tags=["appointments"])
+async def my_appointments(session: SessionDep, principal: Applicant) -> list[AppointmentOut]:
+    """The caller's appointments."""
+    from sqlalchemy import select
+
+    rows = (await session.execute(
+        select(Appointment).where(Appointment.applicant_id == principal.applicant_id).order_by(Appointment.starts_at)
+    )).scalars()
+    return [appointment_out(a) for a in rows]
+
+
+@router.delete("/appointments/{appointment_id}", tags=["appointments"])
+async def cancel(appointment_id: uuid.UUID, session: SessionDep, principal: Applicant) -> AppointmentOut:
+    """Cancel one's booking."""
+    return appointment_out(await service.cancel(session, appointment_id=appointment_id, principal=principal))
+
+
+@router.post("/appointments/{appointment_id}/check-in", dependencies=[public()], tags=["appointments"])
+async def check_in(appointment_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> CheckInOut:
+    """Check in at the kiosk (scan of the booking code): on time gives priority, late a walk-in ticket."""
+    appointment, ticket, position, minutes, on_time = await service.check_in(
+        session, outbox=runtime.outbox, appointment_id=appointment_id
+    )
+    return CheckInOut(appointment=appointment_out(appointment), ticket=ticket_out(ticket, position=position,
+                                                                                   minutes=minutes), on_time=on_time)

@@ -1,0 +1,244 @@
+"""Ticketing request and response models (requests forbid extra fields)."""
+
+import uuid
+from datetime import date, datetime, time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CODE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- administration ----------------------------------------------------------------------------
+
+
+class ZoneIn(_Request):
+    code: str = Field(pattern=r"^[A-Z]$", description="One capital letter; starts every ticket number.")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class HallIn(_Request):
+    """A hall and its zones (PUT replaces the hall's settings; windows are managed separately)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    opens_at: time = time(8, 30)
+    closes_at: time = time(17, 30)
+    open_days: Literal["workdays", "all"] = "workdays"
+    starve_after_minutes: int = Field(default=30, ge=1, le=600)
+    appointment_early_minutes: int = Field(default=30, ge=0, le=240)
+    appointment_late_minutes: int = Field(default=15, ge=0, le=240)
+    zones: list[ZoneIn] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _hours(self) -> "HallIn":
+        if self.closes_at <= self.opens_at:
+            raise ValueError("closes_at must be after opens_at")
+        if len({z.code for z in self.zones}) != len(self.zones):
+            raise ValueError("zone codes must be unique")
+        return self
+
+
+class HallOut(BaseModel):
+    code: str
+    name: str
+    opens_at: time
+    closes_at: time
+    open_days: str
+    starve_after_minutes: int
+    appointment_early_minutes: int
+    appointment_late_minutes: int
+    zones: list[ZoneIn]
+
+
+class WindowIn(_Request):
+    """A window (counter): its zone and skills (matter codes like SCJG-001, or categories like PERMIT)."""
+
+    zone: str = Field(pattern=r"^[A-Z]$")
+    name: str = Field(default="", max_length=200)
+    skills: list[str] = Field(min_length=1, max_length=500)
+    primary_skills: list[str] = Field(default_factory=list, description="Served first (subset of skills).")
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _primary_subset(self) -> "WindowIn":
+        if not set(self.primary_skills) <= set(self.skills):
+            raise ValueError("primary_skills must be a subset of skills")
+        return self
+
+
+class WindowOut(BaseModel):
+    hall: str
+    code: str
+    zone: str
+    name: str
+    skills: list[str]
+    primary_skills: list[str]
+    active: bool
+    state: str
+    staff_name: str | None = None
+
+
+class SignIn(_Request):
+    staff_name: str | None = Field(default=None, max_length=100)
+    photo_url: str | None = Field(default=None, max_length=500)
+
+
+# ---- tickets -----------------------------------------------------------------------------------
+
+
+class TakeTicket(_Request):
+    matter_code: str = Field(min_length=1, max_length=40)
+    channel: Literal["kiosk", "web"] = "kiosk"
+    green_channel: bool = Field(default=False, description="Elderly, disabled, pregnant: served first (绿色通道).")
+
+
+class TicketOut(BaseModel):
+    id: uuid.UUID
+    hall: str
+    zone: str
+    number: str
+    matter_code: str
+    channel: str
+    priority: int
+    status: str
+    issued_at: datetime
+    window: str | None = None
+    position: int | None = Field(default=None, description="1 = next to be called (while waiting).")
+    estimated_wait_minutes: float | None = None
+
+
+class CallNext(_Request):
+    pass
+
+
+class Finish(_Request):
+    outcome: Literal["accepted", "completed", "consulted", "refused", "referred", "incomplete"]
+    application_id: str | None = Field(default=None, max_length=100)
+
+
+class Transfer(_Request):
+    matter_code: str = Field(min_length=1, max_length=40)
+    zone: str | None = Field(default=None, pattern=r"^[A-Z]$", description="Default: routed like a new ticket.")
+
+
+class Rating(_Request):
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class CallOut(BaseModel):
+    """One call, as a display board shows it."""
+
+    ticket_id: uuid.UUID
+    number: str
+    zone: str
+    window: str
+    window_name: str = ""
+    matter_code: str
+    called_at: datetime
+
+
+class PadOut(BaseModel):
+    """What the hall pad at a window shows while a citizen is served (for the rating)."""
+
+    hall: str
+    window: str
+    state: str
+    staff_name: str | None
+    staff_photo_url: str | None
+    ticket: TicketOut | None
+
+
+# ---- queue status and statistics ---------------------------------------------------------------
+
+
+class QueueLine(BaseModel):
+    zone: str
+    matter_code: str | None = None
+    waiting: int
+    estimated_wait_minutes: float | None
+
+
+class QueueStatus(BaseModel):
+    hall: str
+    open_windows: int
+    zones: list[QueueLine]
+    matters: list[QueueLine]
+
+
+class StatsRow(BaseModel):
+    key: str | None
+    tickets: int
+    served: int
+    no_shows: int
+    no_show_rate: float | None
+    wait_p50_minutes: float | None
+    wait_p90_minutes: float | None
+    service_p50_minutes: float | None
+    service_p90_minutes: float | None
+    ratings: int
+    rating_avg: float | None
+
+
+class Stats(BaseModel):
+    hall: str
+    day_from: date
+    day_to: date
+    group_by: str
+    rows: list[StatsRow]
+
+
+# ---- appointments ------------------------------------------------------------------------------
+
+
+class SlotsIn(_Request):
+    """Create slots of ``length_minutes`` from ``starts_at`` to ``ends_at`` for a matter."""
+
+    matter_code: str = Field(min_length=1, max_length=40)
+    starts_at: datetime
+    ends_at: datetime
+    length_minutes: int = Field(default=30, ge=5, le=240)
+    capacity: int = Field(ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _range(self) -> "SlotsIn":
+        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
+            raise ValueError("times need a UTC offset")
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if (self.ends_at - self.starts_at).total_seconds() > 14 * 3600:
+            raise ValueError("at most one day of slots per request")
+        return self
+
+
+class SlotOut(BaseModel):
+    id: uuid.UUID
+    hall: str
+    matter_code: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    available: int
+
+
+class Book(_Request):
+    slot_id: uuid.UUID
+
+
+class AppointmentOut(BaseModel):
+    id: uuid.UUID
+    hall: str
+    matter_code: str
+    starts_at: datetime
+    status: str
+    ticket_id: uuid.UUID | None = None
+
+
+class CheckInOut(BaseModel):
+    appointment: AppointmentOut
+    ticket: TicketOut
+    on_time: bool
