@@ -269,7 +269,9 @@ def today() -> date:
 # ---- prefill -----------------------------------------------------------------------------------
 
 
-async def prefill(session: AsyncSession, *, principal: Principal, request: PrefillRequest) -> PrefillResponse:
+async def prefill(
+    session: AsyncSession, *, principal: Principal, request: PrefillRequest, purpose: str = "prefill"
+) -> PrefillResponse:
     """The form of a matter or bundle filled from the applicant's profile, with provenance; audited."""
     check_applicant_access(principal, request.applicant_id)
     applicant_type = check_applicant_id(request.applicant_id)
@@ -283,7 +285,7 @@ async def prefill(session: AsyncSession, *, principal: Principal, request: Prefi
         session,
         principal=principal,
         applicant_id=request.applicant_id,
-        purpose="prefill",
+        purpose=purpose,
         application_ref=request.application_ref,
         subject=form.code,
     )
@@ -408,6 +410,7 @@ async def printable(
             application_ref=application_ref,
             catalog_version=cat.version,
         ),
+        purpose="print",
     )
     form = form_of(cat, matter=None if is_bundle else code, bundle=code if is_bundle else None)
     return cat, form, filled
