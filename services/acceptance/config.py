@@ -15,6 +15,8 @@ class AcceptanceSettings(ServiceSettings):
     forms_timeout_seconds: float = Field(
         default=1.5, gt=0, le=10, description="Prefill budget; past it the clerk fills the form by hand (degraded)."
     )
+    forms_failure_threshold: int = Field(default=3, ge=1, description="Consecutive failures that open the breaker.")
+    forms_open_seconds: float = Field(default=10.0, ge=0, description="How long forms is skipped once open.")
     public_base_url: str = Field(
         default="http://127.0.0.1:8003", description="Base of the public progress URL encoded in receipt QR codes."
     )

@@ -28,7 +28,13 @@ def create_app(
         routers=[router.router, router.progress_router],
         consumers=consumers.CONSUMERS,
     )
-    forms = FormsClient(base_url=settings.forms_url, timeout=settings.forms_timeout_seconds, transport=forms_transport)
+    forms = FormsClient(
+        base_url=settings.forms_url,
+        timeout=settings.forms_timeout_seconds,
+        transport=forms_transport,
+        failure_threshold=settings.forms_failure_threshold,
+        open_seconds=settings.forms_open_seconds,
+    )
     app.state.forms_client = forms
     service_lifespan = app.router.lifespan_context
 

@@ -101,6 +101,24 @@ async def update_application(
     return await views.application_view(session, app=app)
 
 
+@router.post("/{application_id}/prefill", response_model=ApplicationView)
+async def prefill_again(
+    application_id: str, principal: Writer, session: SessionDep, request: Request
+) -> ApplicationView:
+    """Ask forms again for a draft opened in degraded mode; 503 if forms is still unavailable."""
+    app = await service.load(session, application_id=application_id)
+    service.check_access(principal, app, write=True)
+    forms: FormsClient = request.app.state.forms_client
+    prefill = await forms.prefill(
+        authorization=request.headers.get("authorization"), applicant_id=app.applicant_id,
+        matter=app.matter_code, bundle=app.bundle_code, application_ref=app.id,
+    )
+    app = await service.refresh_prefill(
+        session, principal=principal, application_id=application_id, prefill=prefill, now=service.utcnow()
+    )
+    return await views.application_view(session, app=app)
+
+
 @router.post("/{application_id}/submit", response_model=ApplicationView)
 async def submit(
     application_id: str, body: SubmitIn, principal: Writer, session: SessionDep, runtime: RuntimeDep

@@ -280,29 +280,7 @@ async def open_application(
     field_keys: list[str] = []
     for code in codes:
         field_keys += [k for k in matters[code].fields if k not in field_keys]
-    values: dict[str, Any] = {}
-    locked: dict[str, Any] = {}
-    hints: dict[str, dict[str, Any]] = {}
-    for f in prefill.fields:
-        key = f["key"]
-        if key not in field_keys:
-            continue
-        hints[key] = {
-            "source": f.get("source"),
-            "verified": bool(f.get("verified")),
-            "type": f.get("type"),
-            "validator": f.get("validator"),
-            "required": f.get("required") if isinstance(f.get("required"), bool) else True,
-        }
-        if f.get("value") not in (None, "", []):
-            values[key] = f["value"]
-            if f.get("verified") and f.get("editable") is not True:
-                locked[key] = f["value"]
-    licences = {
-        m["code"]: str(m.get("licence_no") or "")
-        for m in prefill.materials
-        if m.get("satisfied")
-    }
+    values, locked, hints, licences = _from_prefill(prefill, field_keys=field_keys)
     app = Application(
         id=application_id,
         status="draft",
@@ -355,6 +333,65 @@ async def open_application(
     await repo.add_history(session, application_id=app.id, status="draft", at=now, source="acceptance", note=note)
     await session.flush()
     return app
+
+
+def _from_prefill(
+    prefill: Prefill, *, field_keys: list[str]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]], dict[str, str]]:
+    """Values, locked (verified, not editable) values, field hints and licence-satisfied materials."""
+    values: dict[str, Any] = {}
+    locked: dict[str, Any] = {}
+    hints: dict[str, dict[str, Any]] = {}
+    for f in prefill.fields:
+        key = f["key"]
+        if key not in field_keys:
+            continue
+        hints[key] = {
+            "source": f.get("source"),
+            "verified": bool(f.get("verified")),
+            "type": f.get("type"),
+            "validator": f.get("validator"),
+            "required": f.get("required") if isinstance(f.get("required"), bool) else True,
+        }
+        if f.get("value") not in (None, "", []):
+            values[key] = f["value"]
+            if f.get("verified") and f.get("editable") is not True:
+                locked[key] = f["value"]
+    licences = {m["code"]: str(m.get("licence_no") or "") for m in prefill.materials if m.get("satisfied")}
+    return values, locked, hints, licences
+
+
+async def refresh_prefill(
+    session: AsyncSession, *, principal: Principal, application_id: str, prefill: Prefill, now: datetime
+) -> Application:
+    """Prefill a draft again (forms is back): verified values replace typed ones and lock; typed values
+    stay where forms knows nothing better; licences check off their materials."""
+    app = await load(session, application_id=application_id, lock=True)
+    check_access(principal, app, write=True)
+    if app.status not in EDITABLE:
+        raise Conflict(f"application is {app.status}; only drafts are prefilled")
+    if prefill.degraded:
+        raise ServiceUnavailable(f"forms is still unavailable: {prefill.reason}")
+    values, locked, hints, licences = _from_prefill(prefill, field_keys=app.field_keys)
+    merged = dict(app.values)
+    for key, value in values.items():
+        if key in locked or merged.get(key) in (None, "", []):
+            merged[key] = value
+    app.values, app.locked, app.licences = merged, locked, licences
+    app.prefill = {**app.prefill, "degraded": False, "reason": None, "fields": hints,
+                   "catalog_version": prefill.catalog_version}
+    app.degraded = False
+    items = await repo.get_items(session, application_id=app.id)
+    _recheck(app, items, committed=set())
+    await repo.add_history(session, application_id=app.id, status="prefilled", at=now, source="acceptance")
+    await session.flush()
+    return app
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency (forms) is unavailable; the caller may retry later or go on by hand."""
+
+    status, code, title = 503, "dependency_unavailable", "Dependency unavailable"
 
 
 def _check_applicant(body: ApplicationOpen) -> None:
@@ -589,13 +626,16 @@ async def _accept(
                            for m in item.materials if m["status"] != "not_provided"],
                 commitment=Commitment(materials=item.commitment["materials"],
                                       deadline=date.fromisoformat(item.commitment["deadline"]),
-                                      signed_at=datetime.fromisoformat(item.commitment["signed_at"]))
+                                      signed_at=datetime.fromisoformat(item.commitment["signed_at"]),
+                                      signatory=item.commitment.get("signatory"))
                 if item.commitment else None,
             )
             for item in items
         ],
         accepted_at=now,
         promised_date=app.promised_date,
+        verified_fields=sorted(app.locked),
+        prefill_degraded=app.degraded,
     )
     await outbox.add(session, event, hall=app.hall, correlation_id=app.correlation_id)
     await session.flush()

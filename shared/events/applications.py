@@ -31,6 +31,7 @@ class Commitment(BaseModel):
     materials: list[str]
     deadline: date
     signed_at: datetime
+    signatory: str | None = None
 
 
 class AcceptedItem(BaseModel):
@@ -69,6 +70,8 @@ class ApplicationAccepted(Event):
     items: list[AcceptedItem]
     accepted_at: datetime
     promised_date: date | None = None
+    verified_fields: list[str] = []  # values forms vouched for (licence, registry, identity); locked at the desk
+    prefill_degraded: bool = False  # forms was unavailable: every value was typed by hand
 
     def aggregate_key(self) -> str:
         return self.application_id

@@ -124,7 +124,8 @@ def forms_link(forms_stub: FormsStub) -> SwitchableForms:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def acc(infra: Any, forms_link: SwitchableForms) -> AsyncIterator[httpx.AsyncClient]:
     """The acceptance app under test (forms reached through ``forms_link``)."""
-    settings = infra.settings(AcceptanceSettings, forms_url=UNREACHABLE_FORMS, forms_timeout_seconds=1.0)
+    settings = infra.settings(AcceptanceSettings, forms_url=UNREACHABLE_FORMS, forms_timeout_seconds=1.0,
+                              forms_failure_threshold=50)  # the breaker has its own unit test
     app = create_app(settings, forms_transport=forms_link)
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime

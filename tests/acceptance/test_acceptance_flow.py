@@ -278,7 +278,40 @@ async def test_forms_down_degraded_mode_still_accepts(acc, catalog, published, c
                               json={"values": values, "presented": ["ID_CARD"]})
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["status"] == "accepted"
-    await published.wait(lambda e: e.type == "application.accepted" and e.key == draft["id"])
+    event = await published.wait(lambda e: e.type == "application.accepted" and e.key == draft["id"])
+    assert event.payload["prefill_degraded"] is True and event.payload["verified_fields"] == []
+
+
+async def test_prefill_again_once_forms_is_back(acc, catalog, published, clerk, forms_link, forms_stub) -> None:
+    id_number = new_id_number()
+    forms_stub.profiles[id_number] = {
+        "fields": {"person.name": ("刘一手", True), "person.address": ("桐乡市高桥街道3号", False)},
+        "licences": {"ID_CARD": "ID-330483-0042"},
+    }
+    forms_link.mode = "down"
+    try:
+        draft = await open_app(acc, clerk, matter="RS-003", applicant=person(id_number))
+        typed = {"person.name": "刘一", "person.mobile": "13622223333"}
+        assert (await acc.patch(f"/applications/{draft['id']}", headers=clerk,
+                                json={"values": typed})).status_code == 200
+        still_down = await acc.post(f"/applications/{draft['id']}/prefill", headers=clerk)
+        assert still_down.status_code == 503 and still_down.json()["code"] == "dependency_unavailable"
+    finally:
+        forms_link.mode = "up"
+    again = await acc.post(f"/applications/{draft['id']}/prefill", headers=clerk)
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert body["degraded"] is False
+    fields = {f["key"]: f for f in body["fields"]}
+    assert fields["person.name"]["value"] == "刘一手" and fields["person.name"]["locked"]  # verified wins
+    assert fields["person.mobile"]["value"] == "13622223333"  # typed, forms knows nothing better
+    assert fields["person.address"]["value"] == "桐乡市高桥街道3号" and not fields["person.address"]["locked"]
+    assert body["items"][0]["materials"][0]["status"] == "licence"
+    accepted = await acc.post(f"/applications/{draft['id']}/submit", headers=clerk,
+                              json={"values": {"person.id_number": id_number}})
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted", accepted.text
+    event = await published.wait(lambda e: e.type == "application.accepted" and e.key == draft["id"])
+    assert event.payload["verified_fields"] == ["person.name"] and event.payload["prefill_degraded"] is False
 
 
 async def test_slow_forms_is_cut_off_at_the_budget(acc, catalog, clerk, forms_stub) -> None:
