@@ -21,6 +21,7 @@ MATTERS = [
     ("ZRZY-001", "LIVELIHOOD", "B", 40, 15.0),
     ("RS-001", "LIVELIHOOD", "B", 8, 12.0),
     ("GA-001", "POLICE", "C", 8, 3.0),
+    ("MZ-001", "LIVELIHOOD", "C", 20, 0.3),
 ]
 ALL_DAY = {"opens_at": "00:00:00", "closes_at": "23:59:59", "open_days": "all"}
 

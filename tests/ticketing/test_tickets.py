@@ -15,7 +15,7 @@ from tests.ticketing.conftest import HallKit, new_hall
 @pytest.fixture(scope="module")
 async def hall(tk, infra) -> HallKit:
     kit = await new_hall(tk, infra)
-    await kit.window("A01", "A", ["SCJG-001", "PERMIT"])
+    await kit.window("A01", "A", ["SCJG-001", "SCJG-003", "WGL-002"])
     await kit.window("A02", "A", ["SCJG-001", "SWJ-002"])
     await kit.window("B01", "B", ["ZRZY-001", "RS-001"])
     return kit
@@ -35,7 +35,7 @@ async def test_numbers_position_and_estimate(hall: HallKit) -> None:
     assert first["number"][0] == "A" and first["zone"] == "A"
     assert int(second["number"][1:]) == int(first["number"][1:]) + 1
     assert (first["position"], second["position"]) == (1, 2)
-    # SCJG-003 (20 min) is served by A01 only, which also serves SCJG-001 and WGL-002 (weights 3 of 7.2):
+    # SCJG-003 (20 min) is served by A01 only, which also serves SCJG-001 and WGL-002 (weight 3 of 4 + 3 + 0.2):
     # s = 3 / 7.2, so the second waits (1 + 1) * 20 / s = 96 minutes
     assert second["estimated_wait_minutes"] == pytest.approx(2 * 20 / (3 / 7.2), abs=0.1)
     status = await hall.client.get(f"/tickets/{second['id']}")
@@ -50,12 +50,21 @@ async def test_numbers_position_and_estimate(hall: HallKit) -> None:
         assert (await hall.act("A01", expected["id"], "finish", {"outcome": "consulted"})).status_code == 200
 
 
+async def test_category_skills_cover_their_matters(hall: HallKit) -> None:
+    await hall.window("C01", "C", ["POLICE"])
+    ticket = await hall.take("GA-001")
+    assert ticket["zone"] == "C" and ticket["number"].startswith("C")
+    called = await hall.call("C01")
+    assert called.json()["id"] == ticket["id"]
+    await hall.act("C01", ticket["id"], "finish", {"outcome": "completed"})
+
+
 async def test_bad_requests_are_clear_problems(hall: HallKit, tk) -> None:
     unknown = await tk.post(f"/halls/{hall.code}/tickets", json={"matter_code": "NOPE-404"})
     assert unknown.status_code == 422
     assert unknown.headers["content-type"].startswith("application/problem+json")
     assert unknown.json()["errors"][0]["field"] == "matter_code"
-    not_here = await tk.post(f"/halls/{hall.code}/tickets", json={"matter_code": "GA-001"})
+    not_here = await tk.post(f"/halls/{hall.code}/tickets", json={"matter_code": "MZ-001"})
     assert not_here.status_code == 422 and not_here.json()["code"] == "matter_not_served"
     no_hall = await tk.post("/halls/NO-SUCH-HALL/tickets", json={"matter_code": "SCJG-001"})
     assert no_hall.status_code == 404
@@ -205,7 +214,7 @@ async def test_transfer_keeps_the_original_wait(hall: HallKit) -> None:
     bad = await hall.take("SCJG-001")
     got = (await hall.call("A01")).json()
     assert got["id"] == bad["id"]
-    refused = await hall.act("A01", bad["id"], "transfer", {"matter_code": "GA-001"})
+    refused = await hall.act("A01", bad["id"], "transfer", {"matter_code": "GA-001", "zone": "A"})
     assert refused.status_code == 422
     await hall.act("A01", bad["id"], "finish", {"outcome": "completed"})
 
