@@ -13,12 +13,19 @@ class ApprovalSettings(ServiceSettings):
     port: int = 8004
     timezone: str = Field(default="Asia/Shanghai", description="Whose calendar day the clock counts.")
     sweep_interval_seconds: float = Field(
-        default=300.0, ge=0, description="Background time-limit sweep period; 0 turns the background sweep off."
+        default=300.0,
+        ge=0,
+        description="Background time-limit sweep period; 0 turns the background sweep off.",
     )
     warning_working_days: int = Field(
-        default=1, ge=0, description="A task is in the warning state this many working days before its promised date."
+        default=1,
+        ge=0,
+        description="A task is in the warning state this many working days before its promised date.",
     )
     high_risk_matters: list[str] = Field(
-        default_factory=list, description="Matters whose commitment cases are sampled for post-checks more often."
+        default_factory=list,
+        description="Matters whose commitment cases are sampled for post-checks more often.",
     )
-    rectification_working_days: int = Field(default=10, ge=1, description="Time given to rectify after a post-check.")
+    rectification_working_days: int = Field(
+        default=10, ge=1, description="Time given to rectify after a post-check."
+    )

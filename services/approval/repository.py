@@ -115,7 +115,9 @@ def worklist_query(
     return query.order_by(Task.promised_due, Task.id)
 
 
-async def run_worklist(session: AsyncSession, query: Select[tuple[Task]], *, limit: int, offset: int) -> Sequence[Task]:
+async def run_worklist(
+    session: AsyncSession, query: Select[tuple[Task]], *, limit: int, offset: int
+) -> Sequence[Task]:
     """Execute a worklist query, one page."""
     return (await session.execute(query.limit(limit).offset(offset))).scalars().all()
 
@@ -123,35 +125,44 @@ async def run_worklist(session: AsyncSession, query: Select[tuple[Task]], *, lim
 async def overdue_candidates(session: AsyncSession, *, as_of: date, limit: int) -> Sequence[Task]:
     """Undecided, running tasks past their promised date that have not been reported; locked, skip-locked."""
     return (
-        await session.execute(
-            select(Task)
-            .where(Task.status == "pending", Task.overdue_on.is_(None), Task.promised_due < as_of)
-            .order_by(Task.promised_due, Task.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        (
+            await session.execute(
+                select(Task)
+                .where(Task.status == "pending", Task.overdue_on.is_(None), Task.promised_due < as_of)
+                .order_by(Task.promised_due, Task.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
 
 
 async def commitment_overdue_candidates(session: AsyncSession, *, as_of: date, limit: int) -> Sequence[Task]:
     """Tasks whose promised materials did not arrive by the commitment deadline; locked, skip-locked."""
     return (
-        await session.execute(
-            select(Task)
-            .where(Task.commitment_status == "pending", Task.commitment_deadline < as_of)
-            .order_by(Task.commitment_deadline, Task.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        (
+            await session.execute(
+                select(Task)
+                .where(Task.commitment_status == "pending", Task.commitment_deadline < as_of)
+                .order_by(Task.commitment_deadline, Task.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
 
 
 async def insert_post_check(session: AsyncSession, *, values: dict) -> bool:
     """Open a post-check unless the task already has one for that reason; True when new."""
     result = await session.execute(
-        insert(PostCheck).values(**values).on_conflict_do_nothing(index_elements=["task_id", "reason"]).returning(
-            PostCheck.id
-        )
+        insert(PostCheck)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["task_id", "reason"])
+        .returning(PostCheck.id)
     )
     return result.first() is not None
 
@@ -162,18 +173,22 @@ async def sampling_candidates(
     """Approved commitment cases of a department decided in the period, without any post-check yet."""
     has_check = exists().where(PostCheck.task_id == Task.id)
     return (
-        await session.execute(
-            select(Task)
-            .where(
-                Task.department == department,
-                Task.status == "approved",
-                Task.commitment_status.is_not(None),
-                Task.decided_on.between(decided_from, decided_to),
-                ~has_check,
+        (
+            await session.execute(
+                select(Task)
+                .where(
+                    Task.department == department,
+                    Task.status == "approved",
+                    Task.commitment_status.is_not(None),
+                    Task.decided_on.between(decided_from, decided_to),
+                    ~has_check,
+                )
+                .order_by(Task.id)
             )
-            .order_by(Task.id)
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
 
 
 async def failed_post_checks_by_holder(session: AsyncSession, *, holder_ids: list[str]) -> dict[str, int]:
@@ -219,22 +234,37 @@ async def lock_post_check(session: AsyncSession, *, post_check_id: str) -> PostC
 async def history(session: AsyncSession, *, task_id: str) -> Sequence[TaskHistory]:
     """The audit trail of a task, oldest first."""
     return (
-        await session.execute(select(TaskHistory).where(TaskHistory.task_id == task_id).order_by(TaskHistory.id))
-    ).scalars().all()
+        (
+            await session.execute(
+                select(TaskHistory).where(TaskHistory.task_id == task_id).order_by(TaskHistory.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 async def handovers(session: AsyncSession, *, task_id: str) -> Sequence[Handover]:
     """Hand-overs of a task, oldest first."""
     return (
-        await session.execute(select(Handover).where(Handover.task_id == task_id).order_by(Handover.sent_at))
-    ).scalars().all()
+        (
+            await session.execute(
+                select(Handover).where(Handover.task_id == task_id).order_by(Handover.sent_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 async def lock_handover(session: AsyncSession, *, handover_id: str) -> Handover | None:
     """Lock a hand-over row."""
     return (
         await session.execute(
-            select(Handover).where(Handover.id == handover_id).with_for_update().execution_options(populate_existing=True)
+            select(Handover)
+            .where(Handover.id == handover_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
 
@@ -242,26 +272,43 @@ async def lock_handover(session: AsyncSession, *, handover_id: str) -> Handover 
 async def open_handover(session: AsyncSession, *, task_id: str) -> Handover | None:
     """The hand-over of a task whose files are still at the department."""
     return (
-        await session.execute(select(Handover).where(Handover.task_id == task_id, Handover.returned_at.is_(None)))
-    ).scalars().first()
-
-
-async def department_tasks(session: AsyncSession, *, department: str, decided_from: date, decided_to: date
-                           ) -> Sequence[Task]:
-    """Tasks of a department decided in the period (for the time-limit report)."""
-    return (
-        await session.execute(
-            select(Task).where(
-                Task.department == department,
-                Task.decided_on.between(decided_from, decided_to),
-                Task.decision.is_not(None),
+        (
+            await session.execute(
+                select(Handover).where(Handover.task_id == task_id, Handover.returned_at.is_(None))
             )
         )
-    ).scalars().all()
+        .scalars()
+        .first()
+    )
+
+
+async def department_tasks(
+    session: AsyncSession, *, department: str, decided_from: date, decided_to: date
+) -> Sequence[Task]:
+    """Tasks of a department decided in the period (for the time-limit report)."""
+    return (
+        (
+            await session.execute(
+                select(Task).where(
+                    Task.department == department,
+                    Task.decided_on.between(decided_from, decided_to),
+                    Task.decision.is_not(None),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 async def open_department_tasks(session: AsyncSession, *, department: str) -> Sequence[Task]:
     """Undecided tasks of a department."""
     return (
-        await session.execute(select(Task).where(Task.department == department, Task.status.in_(OPEN_STATES)))
-    ).scalars().all()
+        (
+            await session.execute(
+                select(Task).where(Task.department == department, Task.status.in_(OPEN_STATES))
+            )
+        )
+        .scalars()
+        .all()
+    )

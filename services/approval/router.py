@@ -52,7 +52,7 @@ def _summary(task: Task, *, as_of: date, warning_days: int) -> dict:
         "matter_name": task.matter_name,
         "department": task.department,
         "status": task.status,
-        "step": service._current_step(task),
+        "step": service.current_step(task),
         "assignee": task.assignee,
         "applicant_name": mask_name(applicant.get("name")),
         "applicant_id": mask_id_number(applicant.get("id_number")),
@@ -96,11 +96,15 @@ async def _read(session: AsyncSession, task: Task, *, as_of: date, warning_days:
         commitment_delivered=task.commitment_delivered,
         commitment_deadline=task.commitment_deadline,
         supplement_materials=task.supplement_materials,
-        history=[HistoryRead.model_validate(h, from_attributes=True)
-                 for h in await repository.history(session, task_id=task.id)],
+        history=[
+            HistoryRead.model_validate(h, from_attributes=True)
+            for h in await repository.history(session, task_id=task.id)
+        ],
         handovers=[_handover(h) for h in await repository.handovers(session, task_id=task.id)],
-        post_checks=[_post_check(c) for c in await repository.post_checks(session, departments=None, status=None,
-                                                                           task_id=task.id)],
+        post_checks=[
+            _post_check(c)
+            for c in await repository.post_checks(session, departments=None, status=None, task_id=task.id)
+        ],
     )
 
 
@@ -127,9 +131,19 @@ async def list_tasks(
     """The department worklist: only the caller's departments; applicants masked."""
     day = as_of or clock.today()
     tasks = await service.worklist(
-        session, principal=principal, department=department, statuses=list(status) if status else None,
-        matter=matter, assignee=assignee, due_from=due_from, due_to=due_to, clock_state=clock_state, as_of=day,
-        warning_days=settings.warning_working_days, limit=limit, offset=offset,
+        session,
+        principal=principal,
+        department=department,
+        statuses=list(status) if status else None,
+        matter=matter,
+        assignee=assignee,
+        due_from=due_from,
+        due_to=due_to,
+        clock_state=clock_state,
+        as_of=day,
+        warning_days=settings.warning_working_days,
+        limit=limit,
+        offset=offset,
     )
     return [_summary(t, as_of=day, warning_days=settings.warning_working_days) for t in tasks]
 
@@ -147,8 +161,10 @@ async def get_task(
 async def task_history(task_id: str, session: SessionDep, principal: PrincipalDep) -> list[HistoryRead]:
     """The audit trail of a task: who, in which role, when, what and why."""
     task = await service.get_visible_task(session, task_id=task_id, principal=principal)
-    return [HistoryRead.model_validate(h, from_attributes=True)
-            for h in await repository.history(session, task_id=task.id)]
+    return [
+        HistoryRead.model_validate(h, from_attributes=True)
+        for h in await repository.history(session, task_id=task.id)
+    ]
 
 
 async def _respond(session: AsyncSession, task: Task, clock: ClockDep, settings: SettingsDep) -> TaskRead:
@@ -156,99 +172,186 @@ async def _respond(session: AsyncSession, task: Task, clock: ClockDep, settings:
 
 
 @router.post("/tasks/{task_id}/claim", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
-async def claim(task_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-                settings: SettingsDep) -> TaskRead:
+async def claim(
+    task_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep
+) -> TaskRead:
     """Take an unassigned task of one's department; a concurrent claim loses with 409."""
     task = await service.claim(session, task_id=task_id, principal=principal)
     return await _respond(session, task, clock, settings)
 
 
 @router.post("/tasks/{task_id}/assign", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
-async def assign(task_id: str, body: AssignRequest, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-                 settings: SettingsDep) -> TaskRead:
+async def assign(
+    task_id: str,
+    body: AssignRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> TaskRead:
     """Give a task to a colleague of the department."""
     task = await service.assign(session, task_id=task_id, principal=principal, assignee=body.assignee)
     return await _respond(session, task, clock, settings)
 
 
 @router.post("/tasks/{task_id}/release", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
-async def release(task_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-                  settings: SettingsDep) -> TaskRead:
+async def release(
+    task_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep
+) -> TaskRead:
     """Put one's own task back into the department's pool."""
     task = await service.release(session, task_id=task_id, principal=principal)
     return await _respond(session, task, clock, settings)
 
 
 @router.post("/tasks/{task_id}/advance", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
-async def advance(task_id: str, body: OpinionRequest, session: SessionDep, principal: PrincipalDep,
-                  clock: ClockDep, settings: SettingsDep) -> TaskRead:
+async def advance(
+    task_id: str,
+    body: OpinionRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> TaskRead:
     """Complete the current step (e.g. review) with an opinion; the next step waits for a claim."""
     task = await service.advance(session, task_id=task_id, principal=principal, opinion=body.opinion)
     return await _respond(session, task, clock, settings)
 
 
 @router.post("/tasks/{task_id}/approve", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
-async def approve(task_id: str, body: OpinionRequest, session: SessionDep, runtime: RuntimeDep,
-                  principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> TaskRead:
+async def approve(
+    task_id: str,
+    body: OpinionRequest,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> TaskRead:
     """Approve at the last step; emits approval.decided."""
-    task = await service.decide(session, task_id=task_id, principal=principal, decision="approved",
-                                reason=body.opinion, outbox=runtime.outbox, clock=clock)
+    task = await service.decide(
+        session,
+        task_id=task_id,
+        principal=principal,
+        decision="approved",
+        reason=body.opinion,
+        outbox=runtime.outbox,
+        clock=clock,
+    )
     return await _respond(session, task, clock, settings)
 
 
 @router.post("/tasks/{task_id}/deny", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
-async def deny(task_id: str, body: DenyRequest, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
-               clock: ClockDep, settings: SettingsDep) -> TaskRead:
+async def deny(
+    task_id: str,
+    body: DenyRequest,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> TaskRead:
     """Deny at the last step with a reason; emits approval.decided."""
-    task = await service.decide(session, task_id=task_id, principal=principal, decision="denied",
-                                reason=body.reason, outbox=runtime.outbox, clock=clock)
+    task = await service.decide(
+        session,
+        task_id=task_id,
+        principal=principal,
+        decision="denied",
+        reason=body.reason,
+        outbox=runtime.outbox,
+        clock=clock,
+    )
     return await _respond(session, task, clock, settings)
 
 
 @router.post("/tasks/{task_id}/supplement", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
-async def request_supplement(task_id: str, body: SupplementRequest, session: SessionDep, runtime: RuntimeDep,
-                             principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> TaskRead:
+async def request_supplement(
+    task_id: str,
+    body: SupplementRequest,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> TaskRead:
     """Ask for a supplement (补正) through acceptance; the clock pauses until application.supplemented."""
-    task = await service.request_supplement(session, task_id=task_id, principal=principal, materials=body.materials,
-                                            reason=body.reason, outbox=runtime.outbox, clock=clock)
+    task = await service.request_supplement(
+        session,
+        task_id=task_id,
+        principal=principal,
+        materials=body.materials,
+        reason=body.reason,
+        outbox=runtime.outbox,
+        clock=clock,
+    )
     return await _respond(session, task, clock, settings)
 
 
 @router.post("/tasks/{task_id}/suspend", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
-async def suspend(task_id: str, body: SuspendRequest, session: SessionDep, principal: PrincipalDep,
-                  clock: ClockDep, settings: SettingsDep) -> TaskRead:
+async def suspend(
+    task_id: str,
+    body: SuspendRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> TaskRead:
     """Suspend for a site inspection (现场勘查); the clock pauses."""
-    task = await service.suspend(session, task_id=task_id, principal=principal, reason=body.reason, clock=clock)
+    task = await service.suspend(
+        session, task_id=task_id, principal=principal, reason=body.reason, clock=clock
+    )
     return await _respond(session, task, clock, settings)
 
 
 @router.post("/tasks/{task_id}/resume", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
-async def resume(task_id: str, body: ResumeRequest, session: SessionDep, principal: PrincipalDep,
-                 clock: ClockDep, settings: SettingsDep) -> TaskRead:
+async def resume(
+    task_id: str,
+    body: ResumeRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> TaskRead:
     """End the site inspection with its findings; the clock runs again."""
-    task = await service.resume(session, task_id=task_id, principal=principal, findings=body.findings, clock=clock)
+    task = await service.resume(
+        session, task_id=task_id, principal=principal, findings=body.findings, clock=clock
+    )
     return await _respond(session, task, clock, settings)
 
 
 # ---- liaison hand-overs ---------------------------------------------------------------------------------
 
 
-@router.post("/tasks/{task_id}/handovers", status_code=201, response_model=HandoverRead,
-             dependencies=[require(Role.LIAISON)])
-async def send_files(task_id: str, body: HandoverCreate, session: SessionDep, principal: PrincipalDep
-                     ) -> HandoverRead:
+@router.post(
+    "/tasks/{task_id}/handovers",
+    status_code=201,
+    response_model=HandoverRead,
+    dependencies=[require(Role.LIAISON)],
+)
+async def send_files(
+    task_id: str, body: HandoverCreate, session: SessionDep, principal: PrincipalDep
+) -> HandoverRead:
     """A liaison officer (联络官) records files carried to the department."""
-    handover = await service.send_files(session, task_id=task_id, principal=principal, files=body.files,
-                                        note=body.note, received_by=body.received_by)
+    handover = await service.send_files(
+        session,
+        task_id=task_id,
+        principal=principal,
+        files=body.files,
+        note=body.note,
+        received_by=body.received_by,
+    )
     return _handover(handover)
 
 
-@router.post("/handovers/{handover_id}/return", response_model=HandoverRead, dependencies=[require(Role.LIAISON)])
-async def return_files(handover_id: str, body: HandoverReturn, session: SessionDep, principal: PrincipalDep
-                       ) -> HandoverRead:
+@router.post(
+    "/handovers/{handover_id}/return", response_model=HandoverRead, dependencies=[require(Role.LIAISON)]
+)
+async def return_files(
+    handover_id: str, body: HandoverReturn, session: SessionDep, principal: PrincipalDep
+) -> HandoverRead:
     """A liaison officer records the files returned from the department."""
-    handover = await service.return_files(session, handover_id=handover_id, principal=principal, files=body.files,
-                                          note=body.note)
+    handover = await service.return_files(
+        session, handover_id=handover_id, principal=principal, files=body.files, note=body.note
+    )
     return _handover(handover)
 
 
@@ -256,7 +359,9 @@ async def return_files(handover_id: str, body: HandoverReturn, session: SessionD
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationRead, dependencies=[require(*STAFF)])
-async def get_application(application_id: str, session: SessionDep, principal: PrincipalDep) -> ApplicationRead:
+async def get_application(
+    application_id: str, session: SessionDep, principal: PrincipalDep
+) -> ApplicationRead:
     """Decision state of an application / bundle; members of other departments show only their state."""
     tasks = await repository.tasks_of_application(session, application_id=application_id)
     visible = [t for t in tasks if principal.may_act_for_department(t.department)]
@@ -272,8 +377,13 @@ async def get_application(application_id: str, session: SessionDep, principal: P
         status=application.status,
         decided_at=application.decided_at,
         members=[
-            {"item_id": t.item_id, "matter_code": t.matter_code, "department": t.department, "status": t.status,
-             "task_id": t.id if principal.may_act_for_department(t.department) else None}
+            {
+                "item_id": t.item_id,
+                "matter_code": t.matter_code,
+                "department": t.department,
+                "status": t.status,
+                "task_id": t.id if principal.may_act_for_department(t.department) else None,
+            }
             for t in tasks
         ],
     )
@@ -282,33 +392,52 @@ async def get_application(application_id: str, session: SessionDep, principal: P
 # ---- time limits ---------------------------------------------------------------------------------------
 
 
-@router.post("/time-limits/sweep", response_model=SweepResult, dependencies=[require(Role.AUDITOR, Role.HALL_ADMIN)])
+@router.post(
+    "/time-limits/sweep", response_model=SweepResult, dependencies=[require(Role.AUDITOR, Role.HALL_ADMIN)]
+)
 async def sweep(session: SessionDep, runtime: RuntimeDep, clock: ClockDep, as_of: date | None = None) -> dict:
     """Run the time-limit sweep now (as of a date, default today): approval.overdue once per task,
     post-checks for commitments past their deadline."""
     return await service.sweep(session, outbox=runtime.outbox, as_of=as_of or clock.today())
 
 
-@router.get("/time-limits/report", response_model=DepartmentReport,
-            dependencies=[require(Role.APPROVER, Role.AUDITOR, Role.HALL_ADMIN)])
+@router.get(
+    "/time-limits/report",
+    response_model=DepartmentReport,
+    dependencies=[require(Role.APPROVER, Role.AUDITOR, Role.HALL_ADMIN)],
+)
 async def report(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
-    department: str, date_from: Annotated[date, Query(alias="from")], date_to: Annotated[date, Query(alias="to")],
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    department: str,
+    date_from: Annotated[date, Query(alias="from")],
+    date_to: Annotated[date, Query(alias="to")],
     as_of: date | None = None,
 ) -> dict:
     """Time-limit report of one department: on time, late, average working days, open backlog."""
     return await service.department_report(
-        session, principal=principal, department=department, date_from=date_from, date_to=date_to,
-        as_of=as_of or clock.today(), warning_days=settings.warning_working_days,
+        session,
+        principal=principal,
+        department=department,
+        date_from=date_from,
+        date_to=date_to,
+        as_of=as_of or clock.today(),
+        warning_days=settings.warning_working_days,
     )
 
 
 # ---- post-checks ------------------------------------------------------------------------------------------
 
 
-@router.get("/post-checks", response_model=list[PostCheckRead], dependencies=[require(Role.APPROVER, Role.AUDITOR)])
+@router.get(
+    "/post-checks", response_model=list[PostCheckRead], dependencies=[require(Role.APPROVER, Role.AUDITOR)]
+)
 async def list_post_checks(
-    session: SessionDep, principal: PrincipalDep, department: str | None = None,
+    session: SessionDep,
+    principal: PrincipalDep,
+    department: str | None = None,
     status: Literal["open", "passed", "rectification", "revoked"] | None = None,
 ) -> list[PostCheckRead]:
     """Post-checks of the caller's departments."""
@@ -317,29 +446,60 @@ async def list_post_checks(
         departments: set[str] | None = {department}
     else:
         departments = None if "*" in principal.departments else set(principal.departments)
-    return [_post_check(c) for c in await repository.post_checks(session, departments=departments, status=status)]
+    return [
+        _post_check(c) for c in await repository.post_checks(session, departments=departments, status=status)
+    ]
 
 
-@router.post("/post-checks/sampling", status_code=201, response_model=list[PostCheckRead],
-             dependencies=[require(Role.APPROVER, Role.AUDITOR)])
-async def sample(body: SamplingRequest, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-                 settings: SettingsDep) -> list[PostCheckRead]:
+@router.post(
+    "/post-checks/sampling",
+    status_code=201,
+    response_model=list[PostCheckRead],
+    dependencies=[require(Role.APPROVER, Role.AUDITOR)],
+)
+async def sample(
+    body: SamplingRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> list[PostCheckRead]:
     """Draw approved commitment cases of a department for post-checks, weighted by risk."""
     checks = await service.sample_post_checks(
-        session, principal=principal, department=body.department, decided_from=body.decided_from,
-        decided_to=body.decided_to, base_rate=body.base_rate, seed=body.seed,
-        high_risk_matters=set(settings.high_risk_matters), clock=clock,
+        session,
+        principal=principal,
+        department=body.department,
+        decided_from=body.decided_from,
+        decided_to=body.decided_to,
+        base_rate=body.base_rate,
+        seed=body.seed,
+        high_risk_matters=set(settings.high_risk_matters),
+        clock=clock,
     )
     return [_post_check(c) for c in checks]
 
 
-@router.post("/post-checks/{post_check_id}/result", response_model=PostCheckRead,
-             dependencies=[require(Role.APPROVER)])
-async def post_check_result(post_check_id: str, body: PostCheckResult, session: SessionDep, runtime: RuntimeDep,
-                            principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> PostCheckRead:
+@router.post(
+    "/post-checks/{post_check_id}/result", response_model=PostCheckRead, dependencies=[require(Role.APPROVER)]
+)
+async def post_check_result(
+    post_check_id: str,
+    body: PostCheckResult,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> PostCheckRead:
     """Record a post-check: passed, rectification ordered, or revoke (emits approval.decision_revoked)."""
     check = await service.record_post_check(
-        session, post_check_id=post_check_id, principal=principal, outcome=body.outcome, note=body.note,
-        outbox=runtime.outbox, clock=clock, rectification_days=settings.rectification_working_days,
+        session,
+        post_check_id=post_check_id,
+        principal=principal,
+        outcome=body.outcome,
+        note=body.note,
+        outbox=runtime.outbox,
+        clock=clock,
+        rectification_days=settings.rectification_working_days,
     )
     return _post_check(check)

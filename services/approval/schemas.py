@@ -20,7 +20,9 @@ def _no_blank_items(values: list[str]) -> list[str]:
 
 
 class AssignRequest(_Request):
-    assignee: str = Field(min_length=1, max_length=128, description="Staff id (token subject) of the approver.")
+    assignee: str = Field(
+        min_length=1, max_length=128, description="Staff id (token subject) of the approver."
+    )
 
 
 class OpinionRequest(_Request):
@@ -28,7 +30,9 @@ class OpinionRequest(_Request):
 
 
 class DenyRequest(_Request):
-    reason: str = Field(min_length=2, max_length=2000, description="Why the application is denied (shown to the applicant).")
+    reason: str = Field(
+        min_length=2, max_length=2000, description="Why the application is denied (shown to the applicant)."
+    )
 
 
 class SupplementRequest(_Request):
@@ -39,7 +43,9 @@ class SupplementRequest(_Request):
 
 
 class SuspendRequest(_Request):
-    reason: str = Field(min_length=2, max_length=2000, description="Why a site inspection (现场勘查) is needed.")
+    reason: str = Field(
+        min_length=2, max_length=2000, description="Why a site inspection (现场勘查) is needed."
+    )
 
 
 class ResumeRequest(_Request):
@@ -55,7 +61,9 @@ class HandoverCreate(_Request):
 
 
 class HandoverReturn(_Request):
-    files: list[str] = Field(min_length=1, max_length=100, description="Files brought back from the department.")
+    files: list[str] = Field(
+        min_length=1, max_length=100, description="Files brought back from the department."
+    )
     note: str | None = Field(default=None, max_length=2000)
 
     _files = field_validator("files")(_no_blank_items)

@@ -15,7 +15,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.approval import repository
-from services.approval.models import DECIDED_STATES, OPEN_STATES, PAUSED_STATES, Handover, PostCheck, Task, TaskHistory
+from services.approval.models import (
+    DECIDED_STATES,
+    OPEN_STATES,
+    PAUSED_STATES,
+    Handover,
+    PostCheck,
+    Task,
+    TaskHistory,
+)
 from shared.auth import Principal, Role
 from shared.events.applications import ApplicationAccepted, ApplicationSupplemented
 from shared.events.approvals import (
@@ -40,6 +48,7 @@ STEP_ROLES: dict[str, list[str]] = {
     "decision": [Role.APPROVER],
 }
 SYSTEM = "system"
+SWEEP_BATCH = 500
 
 
 @dataclass
@@ -69,7 +78,9 @@ def calendar() -> WorkCalendar:
     return default_calendar()
 
 
-def due_dates(*, accepted_on: date, legal_limit: int, promised_limit: int, paused_days: int) -> tuple[date, date]:
+def due_dates(
+    *, accepted_on: date, legal_limit: int, promised_limit: int, paused_days: int
+) -> tuple[date, date]:
     """Legal and promised due dates: working days after acceptance, extended by paused working days."""
     cal = calendar()
     return (
@@ -83,7 +94,7 @@ def acting_role(principal: Principal, allowed: list[str] | tuple[str, ...]) -> s
     for role in allowed:
         if principal.has(role):
             return str(role)
-    return sorted(principal.roles)[0] if principal.roles else "unknown"
+    return min(principal.roles) if principal.roles else "unknown"
 
 
 def _record(
@@ -105,14 +116,15 @@ def _record(
             actor=actor,
             role=role,
             action=action,
-            step=_current_step(task),
+            step=current_step(task),
             reason=reason,
             data=data or {},
         )
     )
 
 
-def _current_step(task: Task) -> str | None:
+def current_step(task: Task) -> str | None:
+    """Name of the step the task is at (None once decided)."""
     if task.status in DECIDED_STATES or not task.steps:
         return None
     return task.steps[min(task.step_index, len(task.steps) - 1)]["name"]
@@ -140,7 +152,9 @@ async def open_tasks(
     accepted_on = clock.local_date(event.accepted_at)
     opened: list[str] = []
     for item in event.items:
-        steps = ["decision"] if item.on_the_spot and not item.steps else (item.steps or ["review", "decision"])
+        steps = (
+            ["decision"] if item.on_the_spot and not item.steps else (item.steps or ["review", "decision"])
+        )
         legal_due, promised_due = due_dates(
             accepted_on=accepted_on,
             legal_limit=item.legal_limit_working_days,
@@ -165,7 +179,9 @@ async def open_tasks(
             "materials": [m.model_dump(mode="json") for m in item.materials],
             "result_licence_type": item.result_licence_type,
             "on_the_spot": item.on_the_spot,
-            "steps": [{"name": s, "roles": [str(r) for r in STEP_ROLES.get(s, [Role.APPROVER])]} for s in steps],
+            "steps": [
+                {"name": s, "roles": [str(r) for r in STEP_ROLES.get(s, [Role.APPROVER])]} for s in steps
+            ],
             "step_index": 0,
             "status": "pending",
             "accepted_at": event.accepted_at,
@@ -184,8 +200,14 @@ async def open_tasks(
         if not await repository.insert_task(session, values=values):
             continue
         session.add(
-            TaskHistory(task_id=task_id, actor=SYSTEM, role=SYSTEM, action="opened", step=steps[0],
-                        data={"promised_due": promised_due.isoformat(), "legal_due": legal_due.isoformat()})
+            TaskHistory(
+                task_id=task_id,
+                actor=SYSTEM,
+                role=SYSTEM,
+                action="opened",
+                step=steps[0],
+                data={"promised_due": promised_due.isoformat(), "legal_due": legal_due.isoformat()},
+            )
         )
         await outbox.add(
             session,
@@ -343,8 +365,14 @@ async def assign(session: AsyncSession, *, task_id: str, principal: Principal, a
     role = _check_step_role(task, principal)
     previous = task.assignee
     task.assignee = assignee
-    _record(session, task, actor=principal.sub, role=role, action="assigned",
-            data={"assignee": assignee, "previous": previous})
+    _record(
+        session,
+        task,
+        actor=principal.sub,
+        role=role,
+        action="assigned",
+        data={"assignee": assignee, "previous": previous},
+    )
     await session.flush()
     return task
 
@@ -356,7 +384,9 @@ async def release(session: AsyncSession, *, task_id: str, principal: Principal) 
     if task.assignee != principal.sub:
         raise Conflict("only the assignee can release a task")
     task.assignee = None
-    _record(session, task, actor=principal.sub, role=acting_role(principal, [Role.APPROVER]), action="released")
+    _record(
+        session, task, actor=principal.sub, role=acting_role(principal, [Role.APPROVER]), action="released"
+    )
     await session.flush()
     return task
 
@@ -398,11 +428,11 @@ async def decide(
     outbox: Outbox,
     clock: ServiceClock,
 ) -> Task:
-    """Approve or deny at the last step; emits approval.decided, and the bundle is decided with its last member."""
+    """Approve or deny at the last step; emits approval.decided (the bundle is decided with its last member)."""
     task = await _lock_for_action(session, task_id=task_id, principal=principal)
     role = _check_workable(task, principal)
     if task.step_index < len(task.steps) - 1:
-        raise Conflict(f"the task is at step {_current_step(task)}; complete it before deciding")
+        raise Conflict(f"the task is at step {current_step(task)}; complete it before deciding")
     now = datetime.now(UTC)
     _record(session, task, actor=principal.sub, role=role, action=decision, reason=reason, at=now)
     task.status = decision
@@ -489,8 +519,16 @@ async def request_supplement(
     now = datetime.now(UTC)
     _pause(task, status="supplement", on=clock.today())
     task.supplement_materials = materials
-    _record(session, task, actor=principal.sub, role=role, action="supplement_requested", reason=reason,
-            data={"materials": materials}, at=now)
+    _record(
+        session,
+        task,
+        actor=principal.sub,
+        role=role,
+        action="supplement_requested",
+        reason=reason,
+        data={"materials": materials},
+        at=now,
+    )
     await outbox.add(
         session,
         SupplementRequested(
@@ -509,8 +547,9 @@ async def request_supplement(
     return task
 
 
-async def suspend(session: AsyncSession, *, task_id: str, principal: Principal, reason: str,
-                  clock: ServiceClock) -> Task:
+async def suspend(
+    session: AsyncSession, *, task_id: str, principal: Principal, reason: str, clock: ServiceClock
+) -> Task:
     """Suspend for a site inspection (现场勘查); the clock pauses until it is resumed."""
     task = await _lock_for_action(session, task_id=task_id, principal=principal)
     role = _check_workable(task, principal)
@@ -520,8 +559,9 @@ async def suspend(session: AsyncSession, *, task_id: str, principal: Principal, 
     return task
 
 
-async def resume(session: AsyncSession, *, task_id: str, principal: Principal, findings: str,
-                 clock: ServiceClock) -> Task:
+async def resume(
+    session: AsyncSession, *, task_id: str, principal: Principal, findings: str, clock: ServiceClock
+) -> Task:
     """End a site inspection with its findings; the clock runs again."""
     task = await _lock_for_action(session, task_id=task_id, principal=principal)
     if task.status != "suspended":
@@ -530,50 +570,89 @@ async def resume(session: AsyncSession, *, task_id: str, principal: Principal, f
     if task.assignee != principal.sub:
         raise Conflict("claim the task before acting on it")
     paused = _unpause(task, on=clock.today())
-    _record(session, task, actor=principal.sub, role=role, action="resumed", reason=findings,
-            data={"paused_working_days": paused, "promised_due": task.promised_due.isoformat()})
+    _record(
+        session,
+        task,
+        actor=principal.sub,
+        role=role,
+        action="resumed",
+        reason=findings,
+        data={"paused_working_days": paused, "promised_due": task.promised_due.isoformat()},
+    )
     await session.flush()
     return task
 
 
-async def apply_supplement(session: AsyncSession, *, event: ApplicationSupplemented, clock: ServiceClock) -> None:
+async def apply_supplement(
+    session: AsyncSession, *, event: ApplicationSupplemented, clock: ServiceClock
+) -> None:
     """The applicant supplied materials: resume supplement-paused tasks and tick off committed materials."""
     application = await repository.lock_application(session, application_id=event.application_id)
     if application is None:
         log.warning("supplement for an unknown application", application_id=event.application_id)
         return
     on = clock.local_date(event.at)
-    for task in await repository.tasks_of_application(session, application_id=event.application_id, lock=True):
+    for task in await repository.tasks_of_application(
+        session, application_id=event.application_id, lock=True
+    ):
         if event.item_id is not None and task.item_id != event.item_id:
             continue
         if task.status == "supplement":
             paused = _unpause(task, on=on)
-            _record(session, task, actor="applicant", role=Role.APPLICANT, action="supplemented",
-                    data={"materials": event.materials, "paused_working_days": paused,
-                          "promised_due": task.promised_due.isoformat()}, at=event.at)
+            _record(
+                session,
+                task,
+                actor="applicant",
+                role=Role.APPLICANT,
+                action="supplemented",
+                data={
+                    "materials": event.materials,
+                    "paused_working_days": paused,
+                    "promised_due": task.promised_due.isoformat(),
+                },
+                at=event.at,
+            )
         if task.commitment_status in ("pending", "overdue"):
-            delivered = sorted(set(task.commitment_delivered) | (set(event.materials) & set(task.commitment_materials)))
+            delivered = sorted(
+                set(task.commitment_delivered) | (set(event.materials) & set(task.commitment_materials))
+            )
             if delivered != task.commitment_delivered:
                 task.commitment_delivered = delivered
                 if set(task.commitment_materials) <= set(delivered):
                     task.commitment_status = "fulfilled"
-                _record(session, task, actor="applicant", role=Role.APPLICANT, action="commitment_delivered",
-                        data={"delivered": delivered, "status": task.commitment_status}, at=event.at)
+                _record(
+                    session,
+                    task,
+                    actor="applicant",
+                    role=Role.APPLICANT,
+                    action="commitment_delivered",
+                    data={"delivered": delivered, "status": task.commitment_status},
+                    at=event.at,
+                )
     await session.flush()
 
 
 # ---- time limits -----------------------------------------------------------------------------------------
 
 
-async def sweep(session: AsyncSession, *, outbox: Outbox, as_of: date, batch: int = 500) -> dict[str, Any]:
+async def sweep(
+    session: AsyncSession, *, outbox: Outbox, as_of: date, batch: int = SWEEP_BATCH
+) -> dict[str, Any]:
     """Mark tasks past their promised date overdue (approval.overdue once per task); open post-checks
     for commitments whose deadline passed. Safe with replicas (skip-locked) and repeatable."""
     now = datetime.now(UTC)
     overdue: list[str] = []
     for task in await repository.overdue_candidates(session, as_of=as_of, limit=batch):
         task.overdue_on = as_of
-        _record(session, task, actor=SYSTEM, role=SYSTEM, action="overdue",
-                data={"promised_due": task.promised_due.isoformat(), "as_of": as_of.isoformat()}, at=now)
+        _record(
+            session,
+            task,
+            actor=SYSTEM,
+            role=SYSTEM,
+            action="overdue",
+            data={"promised_due": task.promised_due.isoformat(), "as_of": as_of.isoformat()},
+            at=now,
+        )
         await outbox.add(
             session,
             ApprovalOverdue(
@@ -591,9 +670,18 @@ async def sweep(session: AsyncSession, *, outbox: Outbox, as_of: date, batch: in
     commitments: list[str] = []
     for task in await repository.commitment_overdue_candidates(session, as_of=as_of, limit=batch):
         task.commitment_status = "overdue"
-        _record(session, task, actor=SYSTEM, role=SYSTEM, action="commitment_overdue",
-                data={"deadline": task.commitment_deadline.isoformat() if task.commitment_deadline else None,
-                      "missing": sorted(set(task.commitment_materials) - set(task.commitment_delivered))}, at=now)
+        _record(
+            session,
+            task,
+            actor=SYSTEM,
+            role=SYSTEM,
+            action="commitment_overdue",
+            data={
+                "deadline": task.commitment_deadline.isoformat() if task.commitment_deadline else None,
+                "missing": sorted(set(task.commitment_materials) - set(task.commitment_delivered)),
+            },
+            at=now,
+        )
         if task.status != "denied":
             await _open_post_check(session, task=task, reason="commitment_overdue", opened_on=as_of)
         commitments.append(task.id)
@@ -602,24 +690,39 @@ async def sweep(session: AsyncSession, *, outbox: Outbox, as_of: date, batch: in
 
 
 async def sweep_forever(runtime: Any, *, clock: ServiceClock, interval: float) -> None:
-    """Background loop: sweep with the service clock every ``interval`` seconds; errors are logged, not fatal."""
+    """Background loop: sweep with the service clock every ``interval`` seconds; errors are logged."""
     while True:
         try:
-            async with runtime.sessionmaker() as session, session.begin():
-                result = await sweep(session, outbox=runtime.outbox, as_of=clock.today())
-            if result["overdue"] or result["commitments_overdue"]:
-                runtime.relay.wake()
-                log.info("time-limit sweep", overdue=len(result["overdue"]),
-                         commitments_overdue=len(result["commitments_overdue"]))
+            while True:  # batch after batch, one transaction each, until nothing is left
+                async with runtime.sessionmaker() as session, session.begin():
+                    result = await sweep(
+                        session, outbox=runtime.outbox, as_of=clock.today(), batch=SWEEP_BATCH
+                    )
+                found = max(len(result["overdue"]), len(result["commitments_overdue"]))
+                if found:
+                    runtime.relay.wake()
+                    log.info(
+                        "time-limit sweep",
+                        overdue=len(result["overdue"]),
+                        commitments_overdue=len(result["commitments_overdue"]),
+                    )
+                if found < SWEEP_BATCH:
+                    break
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure, e.g. a database outage
             log.warning("time-limit sweep failed; will retry", error=repr(exc)[:300])
         await asyncio.sleep(interval)
 
 
 async def department_report(
-    session: AsyncSession, *, principal: Principal, department: str, date_from: date, date_to: date, as_of: date,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    department: str,
+    date_from: date,
+    date_to: date,
+    as_of: date,
     warning_days: int,
 ) -> dict[str, Any]:
     """On time / late / average working days of a department's decisions, and its open backlog."""
@@ -659,7 +762,12 @@ async def department_report(
 
 
 async def send_files(
-    session: AsyncSession, *, task_id: str, principal: Principal, files: list[str], note: str | None,
+    session: AsyncSession,
+    *,
+    task_id: str,
+    principal: Principal,
+    files: list[str],
+    note: str | None,
     received_by: str | None,
 ) -> Handover:
     """A liaison officer records files carried to a department without approvers in the hall."""
@@ -668,11 +776,27 @@ async def send_files(
     if await repository.open_handover(session, task_id=task.id) is not None:
         raise Conflict("the files of this task are already at the department")
     now = datetime.now(UTC)
-    handover = Handover(id=str(uuid7()), task_id=task.id, department=task.department, files=files,
-                        sent_by=principal.sub, sent_at=now, sent_note=note, received_by=received_by)
+    handover = Handover(
+        id=str(uuid7()),
+        task_id=task.id,
+        department=task.department,
+        files=files,
+        sent_by=principal.sub,
+        sent_at=now,
+        sent_note=note,
+        received_by=received_by,
+    )
     session.add(handover)
-    _record(session, task, actor=principal.sub, role=Role.LIAISON, action="files_sent", reason=note,
-            data={"handover_id": handover.id, "files": files, "received_by": received_by}, at=now)
+    _record(
+        session,
+        task,
+        actor=principal.sub,
+        role=Role.LIAISON,
+        action="files_sent",
+        reason=note,
+        data={"handover_id": handover.id, "files": files, "received_by": received_by},
+        at=now,
+    )
     await session.flush()
     return handover
 
@@ -695,8 +819,16 @@ async def return_files(
     handover.returned_at = now
     handover.returned_note = note
     missing = sorted(set(handover.files) - set(files))
-    _record(session, task, actor=principal.sub, role=Role.LIAISON, action="files_returned", reason=note,
-            data={"handover_id": handover.id, "files": files, "missing": missing}, at=now)
+    _record(
+        session,
+        task,
+        actor=principal.sub,
+        role=Role.LIAISON,
+        action="files_returned",
+        reason=note,
+        data={"handover_id": handover.id, "files": files, "missing": missing},
+        at=now,
+    )
     await session.flush()
     return handover
 
@@ -722,8 +854,14 @@ async def _open_post_check(
         },
     )
     if created:
-        _record(session, task, actor=SYSTEM, role=SYSTEM, action="post_check_opened",
-                data={"reason": reason, "risk_score": risk_score})
+        _record(
+            session,
+            task,
+            actor=SYSTEM,
+            role=SYSTEM,
+            action="post_check_opened",
+            data={"reason": reason, "risk_score": risk_score},
+        )
     return created
 
 
@@ -764,16 +902,23 @@ async def sample_post_checks(
     )
     opened: list[str] = []
     for task in candidates:
-        score = risk_score(task, failed_before=failed.get(task.applicant.get("id_number", ""), 0),
-                           high_risk_matters=high_risk_matters)
+        score = risk_score(
+            task,
+            failed_before=failed.get(task.applicant.get("id_number", ""), 0),
+            high_risk_matters=high_risk_matters,
+        )
         if random.Random(f"{seed}:{task.id}").random() < min(1.0, base_rate * score):
             await repository.lock_task(session, task_id=task.id)
-            if await _open_post_check(session, task=task, reason="sampled", opened_on=clock.today(),
-                                      risk_score=score):
+            if await _open_post_check(
+                session, task=task, reason="sampled", opened_on=clock.today(), risk_score=score
+            ):
                 opened.append(task.id)
     await session.flush()
-    return [c for c in await repository.post_checks(session, departments={department}, status=None)
-            if c.task_id in opened and c.reason == "sampled"]
+    return [
+        c
+        for c in await repository.post_checks(session, departments={department}, status=None)
+        if c.task_id in opened and c.reason == "sampled"
+    ]
 
 
 async def record_post_check(
@@ -823,8 +968,18 @@ async def record_post_check(
             ),
             hall=task.hall,
         )
-    _record(session, task, actor=principal.sub, role=role, action=f"post_check_{check.status}", reason=note,
-            data={"post_check_id": check.id, "rectification_due": check.rectification_due.isoformat()
-                  if check.rectification_due else None}, at=now)
+    _record(
+        session,
+        task,
+        actor=principal.sub,
+        role=role,
+        action=f"post_check_{check.status}",
+        reason=note,
+        data={
+            "post_check_id": check.id,
+            "rectification_due": check.rectification_due.isoformat() if check.rectification_due else None,
+        },
+        at=now,
+    )
     await session.flush()
     return check

@@ -58,8 +58,11 @@ def item(
 
 
 def accepted(
-    *items: AcceptedItem, accepted_on: date = date(2026, 9, 24), bundle_code: str | None = None,
-    application_id: str | None = None, id_number: str = ID_NUMBER,
+    *items: AcceptedItem,
+    accepted_on: date = date(2026, 9, 24),
+    bundle_code: str | None = None,
+    application_id: str | None = None,
+    id_number: str = ID_NUMBER,
 ) -> ApplicationAccepted:
     """An application.accepted payload; accepted at 10:00 Beijing time on ``accepted_on``."""
     app_id = application_id or uid("app")
@@ -79,8 +82,9 @@ def accepted(
     )
 
 
-def supplemented(application_id: str, *, at: date, materials: list[str] | None = None,
-                 item_id: str | None = None) -> ApplicationSupplemented:
+def supplemented(
+    application_id: str, *, at: date, materials: list[str] | None = None, item_id: str | None = None
+) -> ApplicationSupplemented:
     return ApplicationSupplemented(
         application_id=application_id,
         item_id=item_id,
@@ -90,16 +94,25 @@ def supplemented(application_id: str, *, at: date, materials: list[str] | None =
 
 
 def envelope(event: Event) -> Envelope:
-    return Envelope(type=event.TYPE, producer="acceptance", key=event.aggregate_key(),
-                    correlation_id=event.aggregate_key(), hall="ZS-CITY", payload=event.model_dump(mode="json"))
+    return Envelope(
+        type=event.TYPE,
+        producer="acceptance",
+        key=event.aggregate_key(),
+        correlation_id=event.aggregate_key(),
+        hall="ZS-CITY",
+        payload=event.model_dump(mode="json"),
+    )
 
 
 class Sender:
     """Sends events to the applications topic through the real broker, as acceptance would."""
 
     def __init__(self, infra: Any) -> None:
-        self.settings = ServiceSettings(kafka_bootstrap=infra.kafka_bootstrap, topic_prefix=infra.topic_prefix,
-                                        database_url=infra.database_url)
+        self.settings = ServiceSettings(
+            kafka_bootstrap=infra.kafka_bootstrap,
+            topic_prefix=infra.topic_prefix,
+            database_url=infra.database_url,
+        )
         self.bus = KafkaBus(self.settings)
 
     async def send(self, event: Event, *, env: Envelope | None = None) -> Envelope:
@@ -110,8 +123,13 @@ class Sender:
 
 async def tasks_of(approval: Any, application_id: str) -> list[Task]:
     async with approval.app.state.runtime.sessionmaker() as session:
-        return list((await session.execute(
-            select(Task).where(Task.application_id == application_id).order_by(Task.item_id))).scalars())
+        return list(
+            (
+                await session.execute(
+                    select(Task).where(Task.application_id == application_id).order_by(Task.item_id)
+                )
+            ).scalars()
+        )
 
 
 async def open_application(approval: Any, sender: Sender, event: ApplicationAccepted) -> list[Task]:
@@ -135,10 +153,17 @@ async def outbox_events(approval: Any, type_: str, **payload: str) -> list[dict]
         return [row[0] for row in (await session.execute(query.order_by(table.c.seq))).all()]
 
 
-async def broker_events(infra: Any, stream: str, predicate, *, minimum: int = 1, timeout: float = 30) -> list[dict]:
+async def broker_events(
+    infra: Any, stream: str, predicate, *, minimum: int = 1, timeout: float = 30
+) -> list[dict]:
     """Envelopes on a stream's topic (read from the broker) matching ``predicate``."""
-    consumer = AIOKafkaConsumer(f"{infra.topic_prefix}{stream}", bootstrap_servers=infra.kafka_bootstrap,
-                                group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        f"{infra.topic_prefix}{stream}",
+        bootstrap_servers=infra.kafka_bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     found: list[dict] = []
     try:
@@ -161,4 +186,6 @@ async def handled(approval: Any, event_id: Any) -> bool:
     """Whether approval's consumer has applied the event ``event_id``."""
     table = backbone.inbox_table
     async with approval.app.state.runtime.sessionmaker() as session:
-        return (await session.execute(select(table.c.event_id).where(table.c.event_id == event_id))).first() is not None
+        return (
+            await session.execute(select(table.c.event_id).where(table.c.event_id == event_id))
+        ).first() is not None

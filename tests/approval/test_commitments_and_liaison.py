@@ -23,8 +23,9 @@ def today(approval, day: date):
 
 
 async def post_checks(approval, infra, department: str) -> list[dict]:
-    response = await approval.get("/post-checks", params={"department": department},
-                                  headers=infra.auth("auditor", departments=["*"]))
+    response = await approval.get(
+        "/post-checks", params={"department": department}, headers=infra.auth("auditor", departments=["*"])
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -39,7 +40,9 @@ async def test_commitment_past_its_deadline_opens_one_post_check(approval, infra
     event = accepted(item("NY-001", "NY", commitment=(["M-LEASE", "M-HEALTH"], DEADLINE)))
     [task] = await open_application(approval, sender, event)
     assert task.commitment_status == "pending" and task.commitment_deadline == DEADLINE
-    await sender.send(supplemented(event.application_id, at=date(2026, 10, 9), materials=["M-LEASE", "M-OTHER"]))
+    await sender.send(
+        supplemented(event.application_id, at=date(2026, 10, 9), materials=["M-LEASE", "M-OTHER"])
+    )
 
     async def delivered():
         [t] = await tasks_of(approval, event.application_id)
@@ -47,11 +50,17 @@ async def test_commitment_past_its_deadline_opens_one_post_check(approval, infra
 
     assert await wait_for(delivered, timeout=60, message="delivery recorded") == ["M-LEASE"]
     auditor = infra.auth("auditor", departments=["*"])
-    result = (await approval.post("/time-limits/sweep", params={"as_of": "2026-10-15"}, headers=auditor)).json()
+    result = (
+        await approval.post("/time-limits/sweep", params={"as_of": "2026-10-15"}, headers=auditor)
+    ).json()
     assert task.id not in result["commitments_overdue"]
-    result = (await approval.post("/time-limits/sweep", params={"as_of": "2026-10-16"}, headers=auditor)).json()
+    result = (
+        await approval.post("/time-limits/sweep", params={"as_of": "2026-10-16"}, headers=auditor)
+    ).json()
     assert task.id in result["commitments_overdue"]
-    result = (await approval.post("/time-limits/sweep", params={"as_of": "2026-10-19"}, headers=auditor)).json()
+    result = (
+        await approval.post("/time-limits/sweep", params={"as_of": "2026-10-19"}, headers=auditor)
+    ).json()
     assert task.id not in result["commitments_overdue"]
     checks = [c for c in await post_checks(approval, infra, "NY") if c["task_id"] == task.id]
     assert [(c["reason"], c["status"]) for c in checks] == [("commitment_overdue", "open")]
@@ -59,7 +68,9 @@ async def test_commitment_past_its_deadline_opens_one_post_check(approval, infra
     assert stored.commitment_status == "overdue"
 
 
-async def test_approval_with_missing_commitment_then_failed_post_check_revokes(approval, infra, sender) -> None:
+async def test_approval_with_missing_commitment_then_failed_post_check_revokes(
+    approval, infra, sender
+) -> None:
     event = accepted(item("KJ-001", "KJ", steps=["decision"], commitment=(["M-LEASE"], DEADLINE)))
     [task] = await open_application(approval, sender, event)
     headers = infra.auth("approver", sub="kj-1", departments=["KJ"])
@@ -69,14 +80,20 @@ async def test_approval_with_missing_commitment_then_failed_post_check_revokes(a
 
     outsider = infra.auth("approver", departments=["NY"])
     body = {"outcome": "revoke", "note": "承诺材料未提交"}
-    assert (await approval.post(f"/post-checks/{check['id']}/result", json=body, headers=outsider)).status_code == 403
-    bad = await approval.post(f"/post-checks/{check['id']}/result", json={"outcome": "maybe", "note": "x"},
-                              headers=headers)
+    assert (
+        await approval.post(f"/post-checks/{check['id']}/result", json=body, headers=outsider)
+    ).status_code == 403
+    bad = await approval.post(
+        f"/post-checks/{check['id']}/result", json={"outcome": "maybe", "note": "x"}, headers=headers
+    )
     assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"outcome", "note"}
 
     with today(approval, date(2026, 10, 20)):
-        rectify = await approval.post(f"/post-checks/{check['id']}/result", headers=headers,
-                                      json={"outcome": "rectification", "note": "限期整改"})
+        rectify = await approval.post(
+            f"/post-checks/{check['id']}/result",
+            headers=headers,
+            json={"outcome": "rectification", "note": "限期整改"},
+        )
     assert rectify.status_code == 200 and rectify.json()["status"] == "rectification"
     assert rectify.json()["rectification_due"] == "2026-11-03"  # 10 working days
     assert await outbox_events(approval, "approval.decision_revoked", task_id=task.id) == []
@@ -91,7 +108,11 @@ async def test_approval_with_missing_commitment_then_failed_post_check_revokes(a
     assert again.status_code == 409
     history = (await approval.get(f"/tasks/{task.id}/history", headers=headers)).json()
     assert [h["action"] for h in history][-4:] == [
-        "approved", "post_check_opened", "post_check_rectification", "post_check_revoked"]
+        "approved",
+        "post_check_opened",
+        "post_check_rectification",
+        "post_check_revoked",
+    ]
     assert history[-1]["actor"] == "kj-1" and history[-1]["reason"] == "承诺材料未提交"
 
 
@@ -100,15 +121,18 @@ async def test_risk_based_sampling_of_approved_commitment_cases(approval, infra,
     holder = uid("holder")
     commitment_tasks = []
     for _ in range(3):
-        event = accepted(item("JX-001", "JX", steps=["decision"], commitment=(["M-LEASE"], DEADLINE)),
-                         id_number=holder)
+        event = accepted(
+            item("JX-001", "JX", steps=["decision"], commitment=(["M-LEASE"], DEADLINE)), id_number=holder
+        )
         [task] = await open_application(approval, sender, event)
         await sender.send(supplemented(event.application_id, at=date(2026, 10, 9), materials=["M-LEASE"]))
         commitment_tasks.append(task)
     [plain] = await open_application(approval, sender, accepted(item("JX-001", "JX", steps=["decision"])))
 
     async def fulfilled():
-        statuses = [(await tasks_of(approval, t.application_id))[0].commitment_status for t in commitment_tasks]
+        statuses = [
+            (await tasks_of(approval, t.application_id))[0].commitment_status for t in commitment_tasks
+        ]
         return statuses == ["fulfilled"] * 3
 
     await wait_for(fulfilled, timeout=60, message="commitments fulfilled")
@@ -121,8 +145,9 @@ async def test_risk_based_sampling_of_approved_commitment_cases(approval, infra,
     none = await approval.post("/post-checks/sampling", json=request | {"base_rate": 0}, headers=headers)
     assert none.status_code == 201 and none.json() == []
     outsider = infra.auth("approver", departments=["NY"])
-    assert (await approval.post("/post-checks/sampling", json=request | {"base_rate": 1},
-                                headers=outsider)).status_code == 403
+    assert (
+        await approval.post("/post-checks/sampling", json=request | {"base_rate": 1}, headers=outsider)
+    ).status_code == 403
     bad = await approval.post("/post-checks/sampling", json=request | {"base_rate": 2}, headers=headers)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "base_rate"
 
@@ -135,12 +160,15 @@ async def test_risk_based_sampling_of_approved_commitment_cases(approval, infra,
 
     # A failed check of this holder raises the risk of their later cases.
     first = sampled.json()[0]
-    failed = await approval.post(f"/post-checks/{first['id']}/result", json={"outcome": "rectification",
-                                                                              "note": "经营场所与承诺不符"},
-                                 headers=headers)
+    failed = await approval.post(
+        f"/post-checks/{first['id']}/result",
+        json={"outcome": "rectification", "note": "经营场所与承诺不符"},
+        headers=headers,
+    )
     assert failed.status_code == 200
-    later_event = accepted(item("JX-001", "JX", steps=["decision"], commitment=(["M-LEASE"], DEADLINE)),
-                           id_number=holder)
+    later_event = accepted(
+        item("JX-001", "JX", steps=["decision"], commitment=(["M-LEASE"], DEADLINE)), id_number=holder
+    )
     [later] = await open_application(approval, sender, later_event)
     await sender.send(supplemented(later_event.application_id, at=date(2026, 10, 9), materials=["M-LEASE"]))
 
@@ -170,11 +198,16 @@ async def test_liaison_hand_over_and_return(approval, infra, sender) -> None:
     approver = infra.auth("approver", sub="da-1", departments=["DA"])
     files = {"files": ["申请书", "营业执照复印件"], "note": "送档案馆审查", "received_by": "王科长"}
 
-    assert task.id in {t["id"] for t in (await approval.get("/tasks", params={"matter": "DA-001"},
-                                                            headers=liaison)).json()}
+    assert task.id in {
+        t["id"] for t in (await approval.get("/tasks", params={"matter": "DA-001"}, headers=liaison)).json()
+    }
     assert (await approval.post(f"/tasks/{task.id}/claim", headers=liaison)).status_code == 403
-    assert (await approval.post(f"/tasks/{task.id}/handovers", json=files, headers=approver)).status_code == 403
-    assert (await approval.post(f"/tasks/{task.id}/handovers", json=files, headers=other_liaison)).status_code == 403
+    assert (
+        await approval.post(f"/tasks/{task.id}/handovers", json=files, headers=approver)
+    ).status_code == 403
+    assert (
+        await approval.post(f"/tasks/{task.id}/handovers", json=files, headers=other_liaison)
+    ).status_code == 403
     blank = await approval.post(f"/tasks/{task.id}/handovers", json={"files": [" "]}, headers=liaison)
     assert blank.status_code == 422 and blank.json()["errors"][0]["field"] == "files"
 
@@ -182,18 +215,25 @@ async def test_liaison_hand_over_and_return(approval, infra, sender) -> None:
     assert sent.status_code == 201, sent.text
     handover = sent.json()
     assert handover["sent_by"] == "liaison-da" and handover["returned_at"] is None
-    assert (await approval.post(f"/tasks/{task.id}/handovers", json=files, headers=liaison)).status_code == 409
+    assert (
+        await approval.post(f"/tasks/{task.id}/handovers", json=files, headers=liaison)
+    ).status_code == 409
 
     back = {"files": ["申请书"], "note": "营业执照复印件留存部门"}
-    assert (await approval.post(f"/handovers/{handover['id']}/return", json=back,
-                                headers=other_liaison)).status_code == 403
+    assert (
+        await approval.post(f"/handovers/{handover['id']}/return", json=back, headers=other_liaison)
+    ).status_code == 403
     returned = await approval.post(f"/handovers/{handover['id']}/return", json=back, headers=liaison)
     assert returned.status_code == 200 and returned.json()["returned_by"] == "liaison-da"
-    assert (await approval.post(f"/handovers/{handover['id']}/return", json=back, headers=liaison)).status_code == 409
+    assert (
+        await approval.post(f"/handovers/{handover['id']}/return", json=back, headers=liaison)
+    ).status_code == 409
 
     detail = (await approval.get(f"/tasks/{task.id}", headers=approver)).json()
     assert len(detail["handovers"]) == 1 and detail["handovers"][0]["returned_files"] == ["申请书"]
     entries = [h for h in detail["history"] if h["action"].startswith("files_")]
     assert [(h["action"], h["role"], h["actor"]) for h in entries] == [
-        ("files_sent", "liaison", "liaison-da"), ("files_returned", "liaison", "liaison-da")]
+        ("files_sent", "liaison", "liaison-da"),
+        ("files_returned", "liaison", "liaison-da"),
+    ]
     assert entries[1]["data"]["missing"] == ["营业执照复印件"]

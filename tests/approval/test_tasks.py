@@ -8,14 +8,15 @@ from approval_support import (
     accepted,
     broker_events,
     envelope,
+    handled,
     item,
     open_application,
-    handled,
     outbox_events,
     supplemented,
     tasks_of,
     uid,
 )
+
 from shared.infra import wait_for
 
 
@@ -55,9 +56,14 @@ async def test_department_isolation(approval, infra, sender) -> None:
     assert (await approval.get(f"/tasks/{task.id}/history", headers=outsider)).status_code == 403
     assert (await approval.get("/tasks", params={"department": "SCJG"}, headers=outsider)).status_code == 403
     assert (await approval.get(f"/applications/{event.application_id}", headers=outsider)).status_code == 404
-    for action, body in [("claim", None), ("assign", {"assignee": "bob-xf"}), ("approve", {}),
-                         ("deny", {"reason": "不符合条件"}), ("supplement", {"materials": ["M1"], "reason": "缺件"}),
-                         ("suspend", {"reason": "现场勘查"})]:
+    for action, body in [
+        ("claim", None),
+        ("assign", {"assignee": "bob-xf"}),
+        ("approve", {}),
+        ("deny", {"reason": "不符合条件"}),
+        ("supplement", {"materials": ["M1"], "reason": "缺件"}),
+        ("suspend", {"reason": "现场勘查"}),
+    ]:
         response = await approval.post(f"/tasks/{task.id}/{action}", json=body, headers=outsider)
         assert response.status_code == 403, (action, response.text)
     clerk = infra.auth("clerk", departments=["SCJG"])
@@ -76,7 +82,10 @@ async def test_department_isolation(approval, infra, sender) -> None:
 async def test_concurrent_claims_have_one_winner(approval, infra, sender) -> None:
     [task] = await open_application(approval, sender, accepted(item("WJ-001", "WJ")))
     responses = await asyncio.gather(
-        *[approval.post(f"/tasks/{task.id}/claim", headers=approver(infra, f"wj-{i}", "WJ")) for i in range(6)]
+        *[
+            approval.post(f"/tasks/{task.id}/claim", headers=approver(infra, f"wj-{i}", "WJ"))
+            for i in range(6)
+        ]
     )
     codes = sorted(r.status_code for r in responses)
     assert codes == [200, 409, 409, 409, 409, 409], [r.text for r in responses]
@@ -98,9 +107,13 @@ async def test_steps_decision_and_audit_history(approval, infra, sender) -> None
     early = await approval.post(f"/tasks/{task.id}/approve", json={}, headers=reviewer)
     assert early.status_code == 409 and "review" in early.json()["detail"]
     # Bad input: a field-level problem, and nothing changes.
-    bad = await approval.post(f"/tasks/{task.id}/advance", json={"opinion": "ok", "extra": 1}, headers=reviewer)
+    bad = await approval.post(
+        f"/tasks/{task.id}/advance", json={"opinion": "ok", "extra": 1}, headers=reviewer
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "extra"
-    advanced = await approval.post(f"/tasks/{task.id}/advance", json={"opinion": "材料齐全"}, headers=reviewer)
+    advanced = await approval.post(
+        f"/tasks/{task.id}/advance", json={"opinion": "材料齐全"}, headers=reviewer
+    )
     assert advanced.status_code == 200
     assert advanced.json()["step"] == "decision" and advanced.json()["assignee"] is None
 
@@ -112,7 +125,9 @@ async def test_steps_decision_and_audit_history(approval, infra, sender) -> None
     assert decided.status_code == 200, decided.text
     body = decided.json()
     assert body["status"] == "approved" and body["decided_by"] == "dec-1"
-    assert (await approval.post(f"/tasks/{task.id}/deny", json={"reason": "再议"}, headers=decider)).status_code == 409
+    assert (
+        await approval.post(f"/tasks/{task.id}/deny", json={"reason": "再议"}, headers=decider)
+    ).status_code == 409
 
     history = [(h["actor"], h["role"], h["action"], h["step"]) for h in body["history"]]
     assert history == [
@@ -131,14 +146,17 @@ async def test_steps_decision_and_audit_history(approval, infra, sender) -> None
     assert payload["applicant"]["id_number"] == ID_NUMBER and payload["values"]["shop_name"] == "老张面馆"
     assert payload["result_licence_type"] == "FOOD_LICENCE" and payload["bundle_item_ids"] == [task.item_id]
     assert payload["application_decided"] is True and decided_event["key"] == event.application_id
-    on_broker = await broker_events(infra, "approvals", lambda e: e["type"] == "approval.decided"
-                                    and e["payload"]["task_id"] == task.id)
+    on_broker = await broker_events(
+        infra, "approvals", lambda e: e["type"] == "approval.decided" and e["payload"]["task_id"] == task.id
+    )
     assert len(on_broker) == 1
 
 
 async def test_on_the_spot_matter_has_one_step(approval, infra, sender) -> None:
     [task] = await open_application(
-        approval, sender, accepted(item("GA-001", "GA", steps=["decision"], legal=1, promised=0, on_the_spot=True))
+        approval,
+        sender,
+        accepted(item("GA-001", "GA", steps=["decision"], legal=1, promised=0, on_the_spot=True)),
     )
     headers = approver(infra, "ga-1", "GA")
     assert (await approval.post(f"/tasks/{task.id}/claim", headers=headers)).status_code == 200
@@ -150,8 +168,12 @@ async def test_on_the_spot_matter_has_one_step(approval, infra, sender) -> None:
 
 
 async def test_bundle_is_decided_only_when_every_member_is(approval, infra, sender) -> None:
-    members = [item("SCJG-002", "SCJG", steps=["decision"]), item("XF-001", "XF", steps=["decision"]),
-               item("GA-001", "GA", steps=["decision"]), item("SWJ-001", "SWJ", steps=["decision"])]
+    members = [
+        item("SCJG-002", "SCJG", steps=["decision"]),
+        item("XF-001", "XF", steps=["decision"]),
+        item("GA-001", "GA", steps=["decision"]),
+        item("SWJ-001", "SWJ", steps=["decision"]),
+    ]
     event = accepted(*members, bundle_code="ONE-RESTAURANT")
     tasks = {t.department: t for t in await open_application(approval, sender, event)}
     heads = {d: approver(infra, f"{d.lower()}-b", d) for d in tasks}
@@ -160,12 +182,18 @@ async def test_bundle_is_decided_only_when_every_member_is(approval, infra, send
 
     ok = await approval.post(f"/tasks/{tasks['SCJG'].id}/approve", json={}, headers=heads["SCJG"])
     assert ok.status_code == 200
-    ok = await approval.post(f"/tasks/{tasks['XF'].id}/deny", json={"reason": "消防不合格"}, headers=heads["XF"])
+    ok = await approval.post(
+        f"/tasks/{tasks['XF'].id}/deny", json={"reason": "消防不合格"}, headers=heads["XF"]
+    )
     assert ok.status_code == 200
     view = (await approval.get(f"/applications/{event.application_id}", headers=heads["SCJG"])).json()
     assert view["status"] == "open"
     assert {m["department"]: m["status"] for m in view["members"]} == {
-        "SCJG": "approved", "XF": "denied", "GA": "pending", "SWJ": "pending"}
+        "SCJG": "approved",
+        "XF": "denied",
+        "GA": "pending",
+        "SWJ": "pending",
+    }
     assert next(m for m in view["members"] if m["department"] == "XF")["task_id"] is None  # not SCJG's task
 
     # The last two members decide at the same moment: exactly one decision closes the bundle.
@@ -201,4 +229,6 @@ async def test_assign_and_release(approval, infra, sender) -> None:
 
 async def test_unknown_task_is_404(approval, infra) -> None:
     response = await approval.get(f"/tasks/{uid('nope')}", headers=approver(infra, "a", "SCJG"))
-    assert response.status_code == 404 and response.headers["content-type"].startswith("application/problem+json")
+    assert response.status_code == 404 and response.headers["content-type"].startswith(
+        "application/problem+json"
+    )
