@@ -50,6 +50,8 @@ class IssuanceSettings(ServiceSettings):
     notification_sender: str = Field(
         default="log", description="'log' (default, masked) or 'package.module:factory' returning a sender."
     )
-    licence_validity_years: dict[str, int | None] = Field(default_factory=lambda: dict(DEFAULT_VALIDITY_YEARS))
+    licence_validity_years: dict[str, int | None] = Field(
+        default_factory=lambda: dict(DEFAULT_VALIDITY_YEARS)
+    )
     licence_type_names: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TYPE_NAMES))
     timezone: str = "Asia/Shanghai"

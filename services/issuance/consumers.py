@@ -22,12 +22,16 @@ from shared.service_app import ConsumerSpec
 def build(*, settings: IssuanceSettings, signer: LicenceSigner, sender: Sender) -> list[ConsumerSpec]:
     """The issuance consumer groups: results (applications + approvals) and the notification sender."""
     deps = service.IssuanceDeps(
-        outbox=Outbox(backbone.outbox_table, producer=settings.service_name, topic_prefix=settings.topic_prefix),
+        outbox=Outbox(
+            backbone.outbox_table, producer=settings.service_name, topic_prefix=settings.topic_prefix
+        ),
         signer=signer,
         settings=settings,
     )
 
-    async def on_application_accepted(envelope: Envelope, event: ApplicationAccepted, session: AsyncSession) -> None:
+    async def on_application_accepted(
+        envelope: Envelope, event: ApplicationAccepted, session: AsyncSession
+    ) -> None:
         """Remember tracking code, applicant, collection hall and items."""
         await service.record_accepted(session, event=event, correlation_id=envelope.correlation_id, deps=deps)
 

@@ -29,7 +29,7 @@ def check_char(body: str) -> str:
 def format_licence_no(compact: str) -> str:
     """ZZ2026K7QF... -> ZZ2026-K7QF-3M9X-TT2B-8RLC-5H."""
     rest = compact[6:]
-    return "-".join([compact[:6], *(rest[i:i + 4] for i in range(0, len(rest), 4))])
+    return "-".join([compact[:6], *(rest[i : i + 4] for i in range(0, len(rest), 4))])
 
 
 def new_licence_no(year: int) -> str:

@@ -17,7 +17,9 @@ async def insert_application_stub(session: AsyncSession, *, values: dict[str, An
 async def upsert_accepted(session: AsyncSession, *, values: dict[str, Any]) -> None:
     """Create or complete the application from ``application.accepted`` (once: later copies change nothing)."""
     stmt = insert(Application).values(**values)
-    updatable = {k: stmt.excluded[k] for k in values if k not in ("application_id", "status", "correlation_id")}
+    updatable = {
+        k: stmt.excluded[k] for k in values if k not in ("application_id", "status", "correlation_id")
+    }
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[Application.application_id],
@@ -68,9 +70,7 @@ async def get_result(session: AsyncSession, application_id: str, item_id: str) -
     return await session.get(Result, (application_id, item_id), with_for_update=True)
 
 
-async def claim_for_delivery(
-    session: AsyncSession, *, application_id: str, values: dict[str, Any]
-) -> bool:
+async def claim_for_delivery(session: AsyncSession, *, application_id: str, values: dict[str, Any]) -> bool:
     """Atomically move a ready application to collected/mailed; False if someone else got there first."""
     result = await session.execute(
         update(Application)
@@ -100,7 +100,10 @@ async def licences_of_holder(session: AsyncSession, holder_id: str, *, limit: in
     return list(
         (
             await session.execute(
-                select(Licence).where(Licence.holder_id == holder_id).order_by(Licence.issued_at.desc()).limit(limit)
+                select(Licence)
+                .where(Licence.holder_id == holder_id)
+                .order_by(Licence.issued_at.desc())
+                .limit(limit)
             )
         ).scalars()
     )
@@ -109,7 +112,9 @@ async def licences_of_holder(session: AsyncSession, holder_id: str, *, limit: in
 async def log_notification(session: AsyncSession, *, values: dict[str, Any]) -> bool:
     """Record a delivered notification; False if it was already delivered."""
     result = await session.execute(
-        insert(NotificationLog).values(**values).on_conflict_do_nothing().returning(NotificationLog.notification_id)
+        insert(NotificationLog)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(NotificationLog.notification_id)
     )
     return result.first() is not None
-

@@ -31,6 +31,7 @@ from shared.privacy import mask_id_number, mask_name
 from shared.problems import FieldError, Unprocessable
 from shared.service_app import SessionDep
 
+
 def get_deps(request: Request) -> service.IssuanceDeps:
     runtime = request.app.state.runtime
     settings: IssuanceSettings = runtime.settings
@@ -62,8 +63,13 @@ async def _pickup_view(session: SessionDep, app: Application) -> PickupView:
         holder_id=mask_id_number(app.applicant_id),
         items=[
             ResultItem(
-                item_id=r.item_id, matter_code=r.matter_code, matter_name=r.matter_name, department=r.department,
-                decision=r.decision, kind=r.kind, document_no=r.document_no,
+                item_id=r.item_id,
+                matter_code=r.matter_code,
+                matter_name=r.matter_name,
+                department=r.department,
+                decision=r.decision,
+                kind=r.kind,
+                document_no=r.document_no,
                 reason=r.reason if r.decision != "approved" else None,
             )
             for r in results
@@ -90,19 +96,32 @@ async def scan(
 
 @pickups.post("/{tracking_code}/handover", dependencies=[require(Role.ISSUANCE_CLERK)])
 async def hand_over(
-    tracking_code: TrackingCode, body: HandoverRequest, session: SessionDep, principal: PrincipalDep, deps: DepsDep
+    tracking_code: TrackingCode,
+    body: HandoverRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
+    deps: DepsDep,
 ) -> PickupView:
     """Hand the results over after checking the collector's identity; exactly once (409 afterwards)."""
     app = await service.hand_over(
-        session, tracking_code=tracking_code, hall=body.hall, id_check=body.id_check,
-        window=body.window, principal=principal, deps=deps,
+        session,
+        tracking_code=tracking_code,
+        hall=body.hall,
+        id_check=body.id_check,
+        window=body.window,
+        principal=principal,
+        deps=deps,
     )
     return await _pickup_view(session, app)
 
 
 @pickups.post("/{tracking_code}/transfer", dependencies=[require(Role.ISSUANCE_CLERK)])
 async def transfer(
-    tracking_code: TrackingCode, body: TransferRequest, session: SessionDep, principal: PrincipalDep, deps: DepsDep
+    tracking_code: TrackingCode,
+    body: TransferRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
+    deps: DepsDep,
 ) -> PickupView:
     """Move the results to another hall's issuance window (clerk of the current or the new hall)."""
     app = await service.transfer(
@@ -113,12 +132,22 @@ async def transfer(
 
 @pickups.post("/{tracking_code}/mail", dependencies=[require(Role.ISSUANCE_CLERK)])
 async def mail(
-    tracking_code: TrackingCode, body: MailRequest, session: SessionDep, principal: PrincipalDep, deps: DepsDep
+    tracking_code: TrackingCode,
+    body: MailRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
+    deps: DepsDep,
 ) -> PickupView:
     """Post the results with a tracking number instead of a pickup; exactly once."""
     app = await service.mail(
-        session, tracking_code=tracking_code, hall=body.hall, carrier=body.carrier,
-        tracking_no=body.tracking_no, address=body.address, principal=principal, deps=deps,
+        session,
+        tracking_code=tracking_code,
+        hall=body.hall,
+        carrier=body.carrier,
+        tracking_no=body.tracking_no,
+        address=body.address,
+        principal=principal,
+        deps=deps,
     )
     return await _pickup_view(session, app)
 
@@ -128,7 +157,10 @@ async def public_key(deps: DepsDep) -> PublicKeyView:
     """The Ed25519 public key licences are signed with, and how the signed bytes are formed."""
     signer = deps.signer
     return PublicKeyView(
-        key_id=signer.kid, public_key_pem=signer.public_pem(), jwk=signer.jwk(), canonicalization=CANONICALIZATION
+        key_id=signer.kid,
+        public_key_pem=signer.public_pem(),
+        jwk=signer.jwk(),
+        canonicalization=CANONICALIZATION,
     )
 
 
@@ -166,14 +198,18 @@ async def list_licences(
     if principal.applicant_id is not None and not principal.has(Role.ISSUANCE_CLERK, Role.AUDITOR):
         holder_id = principal.applicant_id
     if holder_id is None:
-        raise Unprocessable("holder_id is required", errors=[FieldError(field="holder_id", message="required for staff")])
+        raise Unprocessable(
+            "holder_id is required", errors=[FieldError(field="holder_id", message="required for staff")]
+        )
     licences = await repository.licences_of_holder(session, holder_id.upper())
     return [
         LicenceSummary(
             licence_no=lic.licence_no,
             licence_type=lic.licence_type,
             licence_type_name=lic.licence_type_name,
-            holder_name=mask_name(lic.holder_name) if lic.holder_type == "natural_person" else lic.holder_name,
+            holder_name=mask_name(lic.holder_name)
+            if lic.holder_type == "natural_person"
+            else lic.holder_name,
             holder_id=mask_id_number(lic.holder_id),
             status=service.effective_status(lic, deps.today()),
             valid_from=lic.valid_from,
@@ -186,7 +222,9 @@ async def list_licences(
 @library.get(
     "/{licence_no}", dependencies=[require(Role.APPLICANT, Role.ISSUANCE_CLERK, Role.AUDITOR, Role.APPROVER)]
 )
-async def get_licence(licence_no: str, session: SessionDep, principal: PrincipalDep, deps: DepsDep) -> LicenceView:
+async def get_licence(
+    licence_no: str, session: SessionDep, principal: PrincipalDep, deps: DepsDep
+) -> LicenceView:
     """The full licence with its canonical text and signature (holder, issuing department, staff)."""
     licence = await service.licence_for_reader(session, licence_no=licence_no, principal=principal)
     return _licence_view(licence, deps)

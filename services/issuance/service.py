@@ -39,8 +39,19 @@ from shared.problems import Conflict, DomainError, FieldError, Forbidden, NotFou
 LICENCE_FORMAT = "onewindow-licence/1"
 # Form fields that may appear on a licence; personal contact data and ID numbers never do.
 _LICENCE_FIELD_PREFIXES = (
-    "entity.", "premises.", "food.", "hygiene.", "fire.", "sport.", "seal.", "project.", "property.",
-    "elder.", "transport.", "env.", "water.",
+    "entity.",
+    "premises.",
+    "food.",
+    "hygiene.",
+    "fire.",
+    "sport.",
+    "seal.",
+    "project.",
+    "property.",
+    "elder.",
+    "transport.",
+    "env.",
+    "water.",
 )
 _NEVER_ON_LICENCE = ("id_number", "mobile", "email", "account", "uscc")
 
@@ -73,7 +84,9 @@ class IssuanceDeps:
         return datetime.now(ZoneInfo(self.settings.timezone)).date()
 
 
-async def _emit(deps: IssuanceDeps, session: AsyncSession, event: Event, app: Application | None, **kw: Any) -> None:
+async def _emit(
+    deps: IssuanceDeps, session: AsyncSession, event: Event, app: Application | None, **kw: Any
+) -> None:
     """Stage ``event`` with the application's correlation id (when known)."""
     await deps.outbox.add(session, event, correlation_id=app.correlation_id if app else None, **kw)
 
@@ -301,7 +314,13 @@ def _issued_event(licence: Licence, app: Application) -> LicenceIssued:
 
 
 async def _notify(
-    deps: IssuanceDeps, session: AsyncSession, app: Application, *, template: str, params: dict[str, Any], now: datetime
+    deps: IssuanceDeps,
+    session: AsyncSession,
+    app: Application,
+    *,
+    template: str,
+    params: dict[str, Any],
+    now: datetime,
 ) -> None:
     """Ask for an SMS (mobile known) or an app message (to the applicant's account)."""
     channel, recipient = ("sms", app.applicant_mobile) if app.applicant_mobile else ("app", app.applicant_id)
@@ -335,7 +354,9 @@ async def revoke_decision(session: AsyncSession, *, event: DecisionRevoked, deps
     await session.flush()
 
 
-async def _revoke(session: AsyncSession, *, licence: Licence, reason: str, at: datetime, deps: IssuanceDeps) -> None:
+async def _revoke(
+    session: AsyncSession, *, licence: Licence, reason: str, at: datetime, deps: IssuanceDeps
+) -> None:
     licence.status, licence.revoked_at, licence.revocation_reason = "revoked", at, reason
     await session.flush()
     app = await repository.get_application(session, licence.application_id)
@@ -354,8 +375,12 @@ async def _revoke(session: AsyncSession, *, licence: Licence, reason: str, at: d
     )
     if app is not None:
         await _notify(
-            deps, session, app, template="licence_revoked",
-            params={"licence_no": licence.licence_no, "licence_type": licence.licence_type_name}, now=at,
+            deps,
+            session,
+            app,
+            template="licence_revoked",
+            params={"licence_no": licence.licence_no, "licence_type": licence.licence_type_name},
+            now=at,
         )
 
 
@@ -377,7 +402,9 @@ async def revoke_licence(
 # ---- notifications -----------------------------------------------------------------------------
 
 
-async def deliver_notification(session: AsyncSession, *, notification: NotificationRequested, sender: Sender) -> None:
+async def deliver_notification(
+    session: AsyncSession, *, notification: NotificationRequested, sender: Sender
+) -> None:
     """Send once per notification id and record it (masked); a sender error makes the bus retry."""
     first = await repository.log_notification(
         session,
@@ -396,7 +423,9 @@ async def deliver_notification(session: AsyncSession, *, notification: Notificat
 # ---- pickup and mail ---------------------------------------------------------------------------
 
 
-async def find_for_pickup(session: AsyncSession, *, tracking_code: str, hall: str, principal: Principal) -> Application:
+async def find_for_pickup(
+    session: AsyncSession, *, tracking_code: str, hall: str, principal: Principal
+) -> Application:
     """The application behind a scanned receipt, for a clerk working in ``hall``."""
     principal.check_hall(hall)
     app = await repository.by_tracking_code(session, tracking_code)
@@ -429,7 +458,9 @@ def _check_identity(app: Application, id_check: str) -> None:
     if not ok:
         raise Unprocessable(
             "the identity document does not match the holder",
-            errors=[FieldError(field="id_check", message="does not match the holder's ID number or credit code")],
+            errors=[
+                FieldError(field="id_check", message="does not match the holder's ID number or credit code")
+            ],
         )
 
 
@@ -504,13 +535,20 @@ async def transfer(
     app.transferred_from, app.collect_hall = from_hall, to_hall
     await session.flush()
     await _emit(
-        deps, session, ResultTransferred(application_id=app.application_id, from_hall=from_hall, to_hall=to_hall, at=now),
-        app, hall=to_hall,
+        deps,
+        session,
+        ResultTransferred(application_id=app.application_id, from_hall=from_hall, to_hall=to_hall, at=now),
+        app,
+        hall=to_hall,
     )
     if app.status == "ready":
         await _notify(
-            deps, session, app, template="result_transferred",
-            params={"application_no": app.application_no, "collect_hall": to_hall}, now=now,
+            deps,
+            session,
+            app,
+            template="result_transferred",
+            params={"application_no": app.application_no, "collect_hall": to_hall},
+            now=now,
         )
     return app
 
@@ -566,8 +604,12 @@ async def mail(
         hall=hall,
     )
     await _notify(
-        deps, session, app, template="result_mailed",
-        params={"application_no": app.application_no, "carrier": carrier, "tracking_no": tracking_no.upper()}, now=now,
+        deps,
+        session,
+        app,
+        template="result_mailed",
+        params={"application_no": app.application_no, "carrier": carrier, "tracking_no": tracking_no.upper()},
+        now=now,
     )
     await session.refresh(app)
     return app
@@ -579,7 +621,10 @@ async def mail(
 def _checked_no(text: str) -> str:
     formatted, error = numbers.check_licence_no(text)
     if formatted is None:
-        raise Unprocessable(f"not a valid licence number: {error}", errors=[FieldError(field="licence_no", message=error or "")])
+        raise Unprocessable(
+            f"not a valid licence number: {error}",
+            errors=[FieldError(field="licence_no", message=error or "")],
+        )
     return formatted
 
 

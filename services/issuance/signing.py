@@ -74,7 +74,14 @@ class LicenceSigner:
 
     def jwk(self) -> dict[str, str]:
         raw = self.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw), "kid": self.kid, "alg": "EdDSA", "use": "sig"}
+        return {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": b64url(raw),
+            "kid": self.kid,
+            "alg": "EdDSA",
+            "use": "sig",
+        }
 
 
 def load_signer(settings: IssuanceSettings) -> LicenceSigner:
@@ -90,7 +97,7 @@ def load_signer(settings: IssuanceSettings) -> LicenceSigner:
         log.warning("generated a development licence signing key", path=str(path))
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
-        raise RuntimeError(f"{path} is not an Ed25519 private key")
+        raise TypeError(f"{path} is not an Ed25519 private key")
     return LicenceSigner(key)
 
 

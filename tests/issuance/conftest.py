@@ -2,7 +2,6 @@
 
 import httpx
 import pytest
-
 from issuance_helpers import Issuance
 
 

@@ -39,7 +39,14 @@ class Issuance:
         self.client = client
         self.runtime = client.app.state.runtime  # type: ignore[attr-defined]
 
-    async def send(self, event: Event, *, correlation_id: str, producer: str = "test", envelope_id: uuid.UUID | None = None) -> Envelope:
+    async def send(
+        self,
+        event: Event,
+        *,
+        correlation_id: str,
+        producer: str = "test",
+        envelope_id: uuid.UUID | None = None,
+    ) -> Envelope:
         """Publish ``event`` in a valid envelope to its stream through the broker."""
         envelope = Envelope(
             type=event.TYPE,
@@ -75,12 +82,16 @@ class Issuance:
 
     async def results(self, application_id: str) -> list[Result]:
         async with self.runtime.sessionmaker() as session:
-            rows = await session.execute(select(Result).where(Result.application_id == application_id).order_by(Result.item_id))
+            rows = await session.execute(
+                select(Result).where(Result.application_id == application_id).order_by(Result.item_id)
+            )
             return list(rows.scalars())
 
     async def licences(self, application_id: str) -> list[Licence]:
         async with self.runtime.sessionmaker() as session:
-            rows = await session.execute(select(Licence).where(Licence.application_id == application_id).order_by(Licence.item_id))
+            rows = await session.execute(
+                select(Licence).where(Licence.application_id == application_id).order_by(Licence.item_id)
+            )
             return list(rows.scalars())
 
     async def events(self, application_id: str, type_: str | None = None) -> list[dict[str, Any]]:
@@ -94,11 +105,15 @@ class Issuance:
 
     async def notifications_sent(self, application_id: str) -> list[NotificationLog]:
         async with self.runtime.sessionmaker() as session:
-            rows = await session.execute(select(NotificationLog).where(NotificationLog.application_id == application_id))
+            rows = await session.execute(
+                select(NotificationLog).where(NotificationLog.application_id == application_id)
+            )
             return list(rows.scalars())
 
     async def count_results(self, application_id: str) -> int:
-        return await self.scalar(select(func.count()).select_from(Result).where(Result.application_id == application_id))
+        return await self.scalar(
+            select(func.count()).select_from(Result).where(Result.application_id == application_id)
+        )
 
     async def wait_status(self, application_id: str, status: str, timeout: float = 30) -> Application:
         async def check() -> Application | None:
@@ -114,11 +129,22 @@ class Issuance:
         await wait_for(check, timeout=timeout, message=f"{count} results of {application_id}")
 
 
-def item(item_id: str, *, matter: str = "SCJG-003", licence_type: str | None = "FOOD_LICENCE", department: str = "SCJG",
-         on_the_spot: bool = False) -> AcceptedItem:
+def item(
+    item_id: str,
+    *,
+    matter: str = "SCJG-003",
+    licence_type: str | None = "FOOD_LICENCE",
+    department: str = "SCJG",
+    on_the_spot: bool = False,
+) -> AcceptedItem:
     return AcceptedItem(
-        item_id=item_id, matter_code=matter, matter_name=f"事项 {matter}", department=department,
-        on_the_spot=on_the_spot, legal_limit_working_days=20, promised_limit_working_days=5,
+        item_id=item_id,
+        matter_code=matter,
+        matter_name=f"事项 {matter}",
+        department=department,
+        on_the_spot=on_the_spot,
+        legal_limit_working_days=20,
+        promised_limit_working_days=5,
         result_licence_type=licence_type,
     )
 
@@ -134,9 +160,18 @@ def accepted(
     bundle_code: str | None = None,
 ) -> ApplicationAccepted:
     return ApplicationAccepted(
-        application_id=application_id, application_no=f"ZS2026{application_id[-6:]}", tracking_code=tracking_code,
-        hall=hall, collect_hall=collect_hall, channel="window", bundle_code=bundle_code, catalog_version=1,
-        applicant=applicant, values={}, items=items, accepted_at=datetime.now(UTC),
+        application_id=application_id,
+        application_no=f"ZS2026{application_id[-6:]}",
+        tracking_code=tracking_code,
+        hall=hall,
+        collect_hall=collect_hall,
+        channel="window",
+        bundle_code=bundle_code,
+        catalog_version=1,
+        applicant=applicant,
+        values={},
+        items=items,
+        accepted_at=datetime.now(UTC),
     )
 
 
@@ -152,21 +187,40 @@ def decided(
     values: dict[str, Any] | None = None,
 ) -> ApprovalDecided:
     return ApprovalDecided(
-        application_id=application_id, item_id=accepted_item.item_id, task_id=f"task-{accepted_item.item_id}",
-        matter_code=accepted_item.matter_code, department=accepted_item.department, decision=decision,
-        reason=reason, decided_at=datetime.now(UTC), applicant=applicant,
-        values=values if values is not None else {"entity.name": "示例餐饮有限公司", "premises.address": "中山市东区1号",
-                                                   "person.mobile": "13800138000", "food.business_items": "热食类"},
+        application_id=application_id,
+        item_id=accepted_item.item_id,
+        task_id=f"task-{accepted_item.item_id}",
+        matter_code=accepted_item.matter_code,
+        department=accepted_item.department,
+        decision=decision,
+        reason=reason,
+        decided_at=datetime.now(UTC),
+        applicant=applicant,
+        values=values
+        if values is not None
+        else {
+            "entity.name": "示例餐饮有限公司",
+            "premises.address": "中山市东区1号",
+            "person.mobile": "13800138000",
+            "food.business_items": "热食类",
+        },
         result_licence_type=accepted_item.result_licence_type if decision == "approved" else None,
-        matter_name=accepted_item.matter_name, bundle_item_ids=all_items, collect_hall=collect_hall,
+        matter_name=accepted_item.matter_name,
+        bundle_item_ids=all_items,
+        collect_hall=collect_hall,
         on_the_spot=accepted_item.on_the_spot,
     )
 
 
 def revoked(application_id: str, accepted_item: AcceptedItem, reason: str) -> DecisionRevoked:
     return DecisionRevoked(
-        application_id=application_id, item_id=accepted_item.item_id, task_id=f"task-{accepted_item.item_id}",
-        matter_code=accepted_item.matter_code, department=accepted_item.department, reason=reason, at=datetime.now(UTC),
+        application_id=application_id,
+        item_id=accepted_item.item_id,
+        task_id=f"task-{accepted_item.item_id}",
+        matter_code=accepted_item.matter_code,
+        department=accepted_item.department,
+        reason=reason,
+        at=datetime.now(UTC),
     )
 
 
@@ -188,10 +242,27 @@ async def released_application(
     applicant = applicant or person()
     items = items or [item(unique("IT"))]
     cid = correlation_id or unique("corr")
-    await iss.send(accepted(application_id, items, applicant=applicant, tracking_code=tracking, hall=hall,
-                            collect_hall=collect_hall), correlation_id=cid)
+    await iss.send(
+        accepted(
+            application_id,
+            items,
+            applicant=applicant,
+            tracking_code=tracking,
+            hall=hall,
+            collect_hall=collect_hall,
+        ),
+        correlation_id=cid,
+    )
     for it in items:
-        await iss.send(decided(application_id, it, applicant=applicant, all_items=[i.item_id for i in items],
-                               collect_hall=collect_hall), correlation_id=cid)
+        await iss.send(
+            decided(
+                application_id,
+                it,
+                applicant=applicant,
+                all_items=[i.item_id for i in items],
+                collect_hall=collect_hall,
+            ),
+            correlation_id=cid,
+        )
     await iss.wait_status(application_id, "ready")
     return application_id, tracking, applicant, items

@@ -3,14 +3,25 @@
 import uuid
 from datetime import date
 
-from issuance_helpers import HALL, Issuance, accepted, decided, item, person, released_application, revoked, unique
+from issuance_helpers import (
+    HALL,
+    Issuance,
+    accepted,
+    decided,
+    item,
+    person,
+    released_application,
+    revoked,
+    unique,
+)
+
 from services.issuance.numbers import check_licence_no
 from shared.infra import wait_for
 
 
 async def test_approved_matter_becomes_a_signed_licence_with_one_correlation_id(iss: Issuance, infra) -> None:
     cid = unique("corr")
-    application_id, _, applicant, [food] = await released_application(iss, correlation_id=cid)
+    application_id, _, applicant, _ = await released_application(iss, correlation_id=cid)
 
     [licence] = await iss.licences(application_id)
     assert check_licence_no(licence.licence_no)[0] == licence.licence_no
@@ -36,30 +47,52 @@ async def test_approved_matter_becomes_a_signed_licence_with_one_correlation_id(
     assert ready["licence_nos"] == [licence.licence_no] and ready["collect_hall"] == HALL
     notification = envelopes[2]["payload"]
     assert (notification["channel"], notification["recipient"], notification["template"]) == (
-        "sms", applicant.mobile, "result_ready")
+        "sms",
+        applicant.mobile,
+        "result_ready",
+    )
 
     # the notifier consumer delivers it (logging sender), masked, once
-    sent = await wait_for(lambda: iss.notifications_sent(application_id), timeout=30, message="notification sent")
+    sent = await wait_for(
+        lambda: iss.notifications_sent(application_id), timeout=30, message="notification sent"
+    )
     assert [(n.channel, n.recipient_masked) for n in sent] == [("sms", "139****5678")]
 
 
 async def test_bundle_is_released_together_and_reports_a_denial(iss: Issuance) -> None:
     application_id, tracking, cid = unique("APP"), uuid.uuid4().hex, unique("corr")
     applicant = person(mobile=None)
-    items = [item(unique("IT"), matter="SCJG-002", licence_type="BIZ_LICENCE"),
-             item(unique("IT"), matter="SCJG-003", licence_type="FOOD_LICENCE"),
-             item(unique("IT"), matter="XF-001", licence_type="FIRE_PASS", department="XF")]
+    items = [
+        item(unique("IT"), matter="SCJG-002", licence_type="BIZ_LICENCE"),
+        item(unique("IT"), matter="SCJG-003", licence_type="FOOD_LICENCE"),
+        item(unique("IT"), matter="XF-001", licence_type="FIRE_PASS", department="XF"),
+    ]
     all_ids = [i.item_id for i in items]
-    await iss.send(accepted(application_id, items, applicant=applicant, tracking_code=tracking,
-                            bundle_code="ONE-RESTAURANT"), correlation_id=cid)
+    await iss.send(
+        accepted(
+            application_id, items, applicant=applicant, tracking_code=tracking, bundle_code="ONE-RESTAURANT"
+        ),
+        correlation_id=cid,
+    )
     for it in items[:2]:
-        await iss.send(decided(application_id, it, applicant=applicant, all_items=all_ids), correlation_id=cid)
+        await iss.send(
+            decided(application_id, it, applicant=applicant, all_items=all_ids), correlation_id=cid
+        )
     await iss.wait_results(application_id, 2)
     assert (await iss.application(application_id)).status == "pending"
     assert await iss.licences(application_id) == []  # nothing is released while a member is undecided
 
-    await iss.send(decided(application_id, items[2], applicant=applicant, all_items=all_ids, decision="denied",
-                           reason="消防通道不符合要求"), correlation_id=cid)
+    await iss.send(
+        decided(
+            application_id,
+            items[2],
+            applicant=applicant,
+            all_items=all_ids,
+            decision="denied",
+            reason="消防通道不符合要求",
+        ),
+        correlation_id=cid,
+    )
     await iss.wait_status(application_id, "ready")
     licences = await iss.licences(application_id)
     assert sorted(lic.licence_type for lic in licences) == ["BIZ_LICENCE", "FOOD_LICENCE"]
@@ -77,16 +110,22 @@ async def test_bundle_is_released_together_and_reports_a_denial(iss: Issuance) -
 async def test_duplicate_decisions_issue_one_licence(iss: Issuance) -> None:
     application_id, tracking, cid = unique("APP"), uuid.uuid4().hex, unique("corr")
     applicant, it = person(), item(unique("IT"))
-    await iss.send(accepted(application_id, [it], applicant=applicant, tracking_code=tracking), correlation_id=cid)
+    await iss.send(
+        accepted(application_id, [it], applicant=applicant, tracking_code=tracking), correlation_id=cid
+    )
     event = decided(application_id, it, applicant=applicant, all_items=[it.item_id])
     first = await iss.send(event, correlation_id=cid)
     await iss.resend(first, stream="approvals")  # redelivery of the same envelope
     await iss.send(event, correlation_id=cid)  # the same decision re-published under a new event id
     marker_id, marker_item = unique("APP"), item(unique("IT"))
-    await iss.send(accepted(marker_id, [marker_item], applicant=applicant, tracking_code=uuid.uuid4().hex),
-                   correlation_id=cid)
-    await iss.send(decided(marker_id, marker_item, applicant=applicant, all_items=[marker_item.item_id]),
-                   correlation_id=cid)
+    await iss.send(
+        accepted(marker_id, [marker_item], applicant=applicant, tracking_code=uuid.uuid4().hex),
+        correlation_id=cid,
+    )
+    await iss.send(
+        decided(marker_id, marker_item, applicant=applicant, all_items=[marker_item.item_id]),
+        correlation_id=cid,
+    )
     await iss.wait_status(marker_id, "ready")  # same partition key order is not guaranteed; wait for ours too
     await iss.wait_status(application_id, "ready")
     assert len(await iss.licences(application_id)) == 1
@@ -97,11 +136,15 @@ async def test_duplicate_decisions_issue_one_licence(iss: Issuance) -> None:
 async def test_decision_overtaking_the_acceptance_waits_for_the_tracking_code(iss: Issuance) -> None:
     application_id, tracking, cid = unique("APP"), uuid.uuid4().hex, unique("corr")
     applicant, it = person(), item(unique("IT"))
-    await iss.send(decided(application_id, it, applicant=applicant, all_items=[it.item_id]), correlation_id=cid)
+    await iss.send(
+        decided(application_id, it, applicant=applicant, all_items=[it.item_id]), correlation_id=cid
+    )
     await iss.wait_results(application_id, 1)
     app = await iss.application(application_id)
     assert (app.status, app.accepted, app.tracking_code) == ("pending", False, None)
-    await iss.send(accepted(application_id, [it], applicant=applicant, tracking_code=tracking), correlation_id=cid)
+    await iss.send(
+        accepted(application_id, [it], applicant=applicant, tracking_code=tracking), correlation_id=cid
+    )
     app = await iss.wait_status(application_id, "ready")
     assert app.tracking_code == tracking and app.application_no is not None
     assert len(await iss.licences(application_id)) == 1

@@ -6,8 +6,8 @@ import stat
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
 from issuance_helpers import HALL, Issuance, released_application
+
 from services.issuance import numbers
 from services.issuance.config import IssuanceSettings
 from services.issuance.signing import canonical_json, verify_signature
@@ -44,15 +44,26 @@ async def test_signature_verifies_offline_and_fails_on_any_altered_byte(iss: Iss
 
 
 async def test_document_check_endpoint(iss: Issuance, issued) -> None:
-    good = await iss.client.post("/verify/document", json={"canonical": issued["canonical"], "signature": issued["signature"]})
-    assert good.json() == {"signature_valid": True, "canonical_form": True, "licence_no": issued["licence_no"], "status": "valid"}
+    good = await iss.client.post(
+        "/verify/document", json={"canonical": issued["canonical"], "signature": issued["signature"]}
+    )
+    assert good.json() == {
+        "signature_valid": True,
+        "canonical_form": True,
+        "licence_no": issued["licence_no"],
+        "status": "valid",
+    }
     tampered = issued["canonical"].replace(issued["valid_from"], "2000-01-01")
-    bad = await iss.client.post("/verify/document", json={"canonical": tampered, "signature": issued["signature"]})
+    bad = await iss.client.post(
+        "/verify/document", json={"canonical": tampered, "signature": issued["signature"]}
+    )
     assert bad.json()["signature_valid"] is False and bad.json()["status"] is None
 
 
 async def test_public_verification_shows_only_what_a_verifier_needs(iss: Issuance, issued) -> None:
-    response = await iss.client.get(f"/verify/{issued['licence_no'].lower().replace('-', ' ')}")  # typed loosely
+    response = await iss.client.get(
+        f"/verify/{issued['licence_no'].lower().replace('-', ' ')}"
+    )  # typed loosely
     assert response.status_code == 200, response.text
     view = response.json()
     assert view["status"] == "valid" and view["signature_valid"] is True
@@ -85,8 +96,11 @@ async def test_licence_reads_are_limited_to_holder_department_and_staff(iss: Iss
     assert (await iss.client.get(f"/licences/{no}")).status_code == 401
     mine = await iss.client.get("/licences", headers=issued["_holder"])
     assert [lic["licence_no"] for lic in mine.json()] == [no]
-    listed = await iss.client.get("/licences", params={"holder_id": issued["holder_id"]},
-                                  headers=infra.auth("issuance_clerk", halls=[HALL]))
+    listed = await iss.client.get(
+        "/licences",
+        params={"holder_id": issued["holder_id"]},
+        headers=infra.auth("issuance_clerk", halls=[HALL]),
+    )
     assert listed.status_code == 200 and issued["holder_id"] not in listed.text
 
 
@@ -94,13 +108,21 @@ async def test_department_revokes_with_reason(iss: Issuance, infra) -> None:
     application_id, _, _, _ = await released_application(iss)
     [licence] = await iss.licences(application_id)
     url = f"/licences/{licence.licence_no}/revoke"
-    other = await iss.client.post(url, json={"reason": "核查不合格"}, headers=infra.auth("approver", departments=["XF"]))
+    other = await iss.client.post(
+        url, json={"reason": "核查不合格"}, headers=infra.auth("approver", departments=["XF"])
+    )
     assert other.status_code == 403
-    empty = await iss.client.post(url, json={"reason": ""}, headers=infra.auth("approver", departments=["SCJG"]))
+    empty = await iss.client.post(
+        url, json={"reason": ""}, headers=infra.auth("approver", departments=["SCJG"])
+    )
     assert empty.status_code == 422
-    done = await iss.client.post(url, json={"reason": "核查不合格"}, headers=infra.auth("approver", departments=["SCJG"]))
+    done = await iss.client.post(
+        url, json={"reason": "核查不合格"}, headers=infra.auth("approver", departments=["SCJG"])
+    )
     assert done.status_code == 200 and done.json()["status"] == "revoked"
-    again = await iss.client.post(url, json={"reason": "核查不合格"}, headers=infra.auth("approver", departments=["SCJG"]))
+    again = await iss.client.post(
+        url, json={"reason": "核查不合格"}, headers=infra.auth("approver", departments=["SCJG"])
+    )
     assert again.status_code == 409 and again.json()["code"] == "already_revoked"
     view = (await iss.client.get(f"/verify/{licence.licence_no}")).json()
     assert view["status"] == "revoked" and view["revocation_reason"] == "核查不合格"
@@ -116,11 +138,11 @@ def test_licence_numbers_catch_typos_and_swaps() -> None:
         for i in range(2, len(compact)):
             for c in numbers.ALPHABET if i >= 6 else "0123456789":
                 if c != compact[i]:
-                    typo = compact[:i] + c + compact[i + 1:]
+                    typo = compact[:i] + c + compact[i + 1 :]
                     assert numbers.check_licence_no(typo)[0] is None
         for i in range(2, len(compact) - 1):
             if compact[i] != compact[i + 1]:
-                swapped = compact[:i] + compact[i + 1] + compact[i] + compact[i + 2:]
+                swapped = compact[:i] + compact[i + 1] + compact[i] + compact[i + 2 :]
                 assert numbers.check_licence_no(swapped)[0] is None
     assert len({numbers.new_licence_no(2026) for _ in range(1000)}) == 1000
 
