@@ -115,6 +115,8 @@ class ItemView(BaseModel):
     promised_date: date | None = None
     materials: list[MaterialView] = []
     commitment: dict[str, Any] | None = None
+    task_id: str | None = None  # the approval task, once the department opened it
+    licence_nos: list[str] = []
 
 
 class FieldView(BaseModel):

@@ -51,7 +51,8 @@ async def application_view(session: AsyncSession, *, app: Application) -> Applic
             ItemView(item_id=i.id, matter_code=i.matter_code, matter_name=i.matter_name, department=i.department,
                      status=i.status, promised_date=i.promised_date,
                      materials=[MaterialView(**m) for m in i.materials],
-                     commitment={k: v for k, v in i.commitment.items() if k != "signature"} if i.commitment else None)
+                     commitment={k: v for k, v in i.commitment.items() if k != "signature"} if i.commitment else None,
+                     task_id=i.task_id, licence_nos=i.licence_nos)
             for i in items
         ],
         notice=app.notice,

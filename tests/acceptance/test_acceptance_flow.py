@@ -442,7 +442,6 @@ async def test_open_from_a_called_ticket(acc, catalog, clerk) -> None:
 
 
 async def test_status_follows_the_back_office(acc, catalog, published, clerk) -> None:
-    uscc = new_credit_code()
     draft = await open_app(acc, clerk, bundle="ONE-HOUSE-SALE", applicant=person())
     assert [i["matter_code"] for i in draft["items"]] == ["ZRZY-001", "ZRZY-002"]
     values = {"person.name": "周七", "person.id_number": draft["applicant"]["id_number"],

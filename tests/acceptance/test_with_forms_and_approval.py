@@ -90,3 +90,29 @@ async def test_real_forms_prefill_then_real_approval_opens_tasks(
         return body["status"] == "in_approval" and "in_approval" in [h["status"] for h in body["history"]]
 
     await wait_for(in_approval, timeout=60, interval=0.3, message="approval opened the task")
+
+    # a bundle: one task per member matter, opened in parallel by each department
+    bundle = await acc.post("/applications", headers=clerk, json={
+        "hall": HALL, "bundle": "ONE-HOUSE-SALE",
+        "applicant": {"type": "natural_person", "id_number": new_id_number(), "name": "郑十一"}})
+    assert bundle.status_code == 201, bundle.text
+    draft = bundle.json()
+    person_values = {"person.name": "郑十一", "person.id_number": draft["applicant"]["id_number"],
+                     "person.mobile": "13811113333", "property.certificate_no": "浙(2026)桐乡市不动产权第0000002号",
+                     "property.address": "桐乡市梧桐街道2幢", "property.area_sqm": "90", "transfer.price": "1000000",
+                     "transfer.buyer_name": "王十二", "transfer.buyer_id_number": new_id_number(),
+                     "mortgage.bank": "工商银行", "mortgage.amount": "500000"}
+    codes = sorted({m["code"] for i in draft["items"] for m in i["materials"]})
+    accepted = await acc.post(f"/applications/{draft['id']}/submit", headers=clerk,
+                              json={"values": {k: v for k, v in person_values.items()
+                                               if k not in {f["key"] for f in draft["fields"] if f["locked"]}},
+                                    "presented": codes})
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted", accepted.text
+
+    async def all_tasks_open() -> list[str] | None:
+        body = (await acc.get(f"/applications/{draft['id']}", headers=clerk)).json()
+        tasks = [i["task_id"] for i in body["items"]]
+        return tasks if all(tasks) and all(i["status"] == "in_approval" for i in body["items"]) else None
+
+    tasks = await wait_for(all_tasks_open, timeout=60, interval=0.3, message="one task per member matter")
+    assert len(set(tasks)) == 2
