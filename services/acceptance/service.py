@@ -313,6 +313,8 @@ async def open_application(
     )
     session.add(app)
     await session.flush()
+    if body.ticket_id and (ticket := await repo.get_ticket(session, ticket_id=body.ticket_id)) is not None:
+        ticket.application_id = app.id  # the latest application opened from this ticket
     for position, code in enumerate(codes):
         snapshot = matter_snapshot(matters[code])
         session.add(

@@ -502,3 +502,40 @@ async def test_status_follows_the_back_office(acc, catalog, published, clerk) ->
 
 async def _equals(awaitable: Any, expected: str) -> bool:
     return (await awaitable) == expected
+
+
+async def test_statuses_never_go_backwards_across_topics(acc, catalog, clerk) -> None:
+    id_number = new_id_number()
+    draft = await open_app(acc, clerk, matter="RS-003", applicant=person(id_number))
+    values = {"person.name": "冯十三", "person.id_number": id_number, "person.mobile": "13655556666",
+              "person.address": "桐乡市崇福镇1号"}
+    app = (await acc.post(f"/applications/{draft['id']}/submit", headers=clerk,
+                          json={"values": values, "presented": ["ID_CARD"]})).json()
+    item_id = app["items"][0]["item_id"]
+    now = datetime.now(UTC)
+    # the licence (stream licences) overtakes the decision (stream approvals)
+    await publish(acc, LicenceIssued(licence_no=f"L-{item_id}", licence_type="SS_CARD", holder_type="natural_person",
+                                     holder_id=id_number, holder_name="冯十三", issuing_department="RS",
+                                     valid_from=now.date(), application_id=draft["id"], item_id=item_id,
+                                     matter_code="RS-003", issued_at=now), producer="issuance")
+
+    async def item() -> dict[str, Any]:
+        return (await acc.get(f"/applications/{draft['id']}", headers=clerk)).json()
+
+    await wait_for(lambda: _equals(_item_status(item()), "licence_issued"), timeout=30, message="licence")
+    await publish(acc, ApprovalDecided(application_id=draft["id"], item_id=item_id, task_id="t-late",
+                                       matter_code="RS-003", department="RS", decision="approved", decided_at=now,
+                                       applicant=Applicant(type="natural_person", id_number=id_number, name="冯十三"),
+                                       collect_hall=HALL), producer="approval")
+
+    async def decided_recorded() -> bool:
+        return "approved" in [h["status"] for h in (await item())["history"]]
+
+    await wait_for(decided_recorded, timeout=30, message="late decision recorded")
+    body = await item()
+    assert body["items"][0]["status"] == "licence_issued" and body["items"][0]["licence_nos"] == [f"L-{item_id}"]
+    assert body["status"] == "approved"
+
+
+async def _item_status(awaitable: Any) -> str:
+    return (await awaitable)["items"][0]["status"]
