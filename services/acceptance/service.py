@@ -221,7 +221,7 @@ def _is_applicant(principal: Principal) -> bool:
 async def resolve_target(
     session: AsyncSession, *, principal: Principal, body: ApplicationOpen
 ) -> tuple[str | None, str | None, str | None]:
-    """Check who may open what; returns (matter, bundle, ticket correlation id)."""
+    """Check who may open what, and the applicant's identifier; returns (matter, bundle, ticket correlation id)."""
     if _is_applicant(principal):
         if body.channel != "web" or body.ticket_id:
             raise Forbidden("applicants apply online (channel web), without a ticket")
@@ -229,6 +229,7 @@ async def resolve_target(
             raise Forbidden("applicants apply for themselves only")
     else:
         principal.check_hall(body.hall)
+    _check_applicant(body)  # before forms is asked about this identifier
     matter, bundle, correlation = body.matter, body.bundle, None
     if body.ticket_id:
         ticket = await repo.get_ticket(session, ticket_id=body.ticket_id)
@@ -260,7 +261,6 @@ async def open_application(
     now: datetime,
 ) -> Application:
     """A draft with the prefilled form, licence-satisfied materials checked off and verified values locked."""
-    _check_applicant(body)
     bundle = None
     if bundle_code:
         bundle = await repo.get_bundle(session, code=bundle_code)

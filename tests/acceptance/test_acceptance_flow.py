@@ -326,7 +326,7 @@ async def test_slow_forms_is_cut_off_at_the_budget(acc, catalog, clerk, forms_st
     assert elapsed < 2.5
 
 
-async def test_invalid_values_name_the_field_and_change_nothing(acc, catalog, clerk) -> None:
+async def test_invalid_values_name_the_field_and_change_nothing(acc, catalog, clerk, forms_stub) -> None:
     draft = await open_app(acc, clerk, matter="RS-001", applicant=person())
     good = {"person.name": "陈一", "person.mobile": "13512345678"}
     assert (await acc.patch(f"/applications/{draft['id']}", headers=clerk, json={"values": good})).status_code == 200
@@ -354,9 +354,11 @@ async def test_invalid_values_name_the_field_and_change_nothing(acc, catalog, cl
     extra = await acc.post("/applications", headers=clerk,
                            json={"hall": HALL, "matter": "RS-001", "applicant": person(), "colour": "red"})
     assert extra.status_code == 422 and extra.json()["errors"][0]["field"] == "colour"
+    calls = len(forms_stub.calls)
     bad_applicant = await acc.post("/applications", headers=clerk,
                                    json={"hall": HALL, "matter": "RS-001", "applicant": person("110101199003071235")})
     assert bad_applicant.status_code == 422 and bad_applicant.json()["errors"][0]["field"] == "applicant.id_number"
+    assert len(forms_stub.calls) == calls  # forms is not asked about an invalid identifier
     unknown = await acc.post("/applications", headers=clerk, json={"hall": HALL, "matter": "NOPE-1", "applicant": person()})
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "matter"
     unknown_material = await acc.patch(f"/applications/{draft['id']}", headers=clerk, json={"presented": ["PASSPORT"]})
