@@ -44,6 +44,7 @@ class Application(Base):
     collected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     collected_hall: Mapped[str | None] = mapped_column(String(32))
     collected_by: Mapped[str | None] = mapped_column(String(100))  # staff subject
+    collected_window: Mapped[str | None] = mapped_column(String(32))
     delivery_method: Mapped[str | None] = mapped_column(String(10))  # pickup | mail
     carrier: Mapped[str | None] = mapped_column(String(50))
     mail_tracking_no: Mapped[str | None] = mapped_column(String(40))

@@ -22,6 +22,7 @@ from services.issuance.schemas import (
     PublicKeyView,
     ResultItem,
     RevokeRequest,
+    ScanRequest,
     TransferRequest,
     VerificationView,
 )
@@ -91,6 +92,14 @@ async def scan(
 ) -> PickupView:
     """Scan a receipt QR at an issuance window: status and results of the application (holder masked)."""
     app = await service.find_for_pickup(session, tracking_code=tracking_code, hall=hall, principal=principal)
+    return await _pickup_view(session, app)
+
+
+@pickups.post("/scan", dependencies=[require(Role.ISSUANCE_CLERK)])
+async def scan_qr(body: ScanRequest, session: SessionDep, principal: PrincipalDep) -> PickupView:
+    """Scan a receipt QR as the scanner reads it (the progress URL or the bare tracking code)."""
+    code = service.tracking_code_from_qr(body.qr)
+    app = await service.find_for_pickup(session, tracking_code=code, hall=body.hall, principal=principal)
     return await _pickup_view(session, app)
 
 

@@ -12,6 +12,13 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class ScanRequest(_Request):
+    """What the scanner read from the receipt QR: the progress URL or the bare tracking code."""
+
+    hall: str = Field(pattern=HALL, description="The clerk's hall.")
+    qr: str = Field(min_length=8, max_length=500)
+
+
 class HandoverRequest(_Request):
     """The clerk scanned the receipt QR, checked the collector's identity card, and hands over."""
 

@@ -7,6 +7,7 @@ flow from ticket to collected licence shares one id even when a clerk's request 
 
 import hmac
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -434,6 +435,20 @@ async def find_for_pickup(
     return app
 
 
+_TRACKING_CODE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def tracking_code_from_qr(qr: str) -> str:
+    """The tracking code in a scanned receipt QR (``https://…/progress/<code>`` or the bare code)."""
+    code = qr.strip().split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if not _TRACKING_CODE.match(code):
+        raise Unprocessable(
+            "the scanned code is not a receipt QR",
+            errors=[FieldError(field="qr", message="no tracking code in the scanned text")],
+        )
+    return code
+
+
 def _pickup_halls(app: Application) -> set[str]:
     """Where results may be handed over: the collection hall; for on-the-spot matters also where accepted."""
     halls = {app.collect_hall}
@@ -492,6 +507,7 @@ async def hand_over(
             "collected_at": now,
             "collected_hall": hall,
             "collected_by": principal.sub,
+            "collected_window": window,
             "delivery_method": "pickup",
         },
     )

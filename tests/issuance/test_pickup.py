@@ -43,6 +43,16 @@ async def test_scan_shows_masked_holder_and_results(iss: Issuance, clerk) -> Non
     )
     assert applicant.id_number not in response.text
     assert [i["kind"] for i in view["items"]] == ["licence"]
+    scanned = await iss.client.post(
+        "/pickups/scan",
+        json={"hall": HALL, "qr": f"https://hall.example/progress/{tracking}?x=1"},
+        headers=clerk,
+    )
+    assert scanned.status_code == 200 and scanned.json()["application_id"] == application_id
+    not_a_receipt = await iss.client.post(
+        "/pickups/scan", json={"hall": HALL, "qr": "https://evil/<script>"}, headers=clerk
+    )
+    assert not_a_receipt.status_code == 422 and not_a_receipt.json()["errors"][0]["field"] == "qr"
 
 
 async def test_pickup_checks_identity_hall_and_happens_once(iss: Issuance, clerk, other_clerk, infra) -> None:
@@ -69,7 +79,9 @@ async def test_pickup_checks_identity_hall_and_happens_once(iss: Issuance, clerk
     assert (await iss.application(application_id)).status == "ready"  # none of that changed anything
     assert await iss.events(application_id, "delivery.collected") == []
 
-    done = await iss.client.post(url, json={"hall": HALL, "id_check": applicant.id_number}, headers=clerk)
+    done = await iss.client.post(
+        url, json={"hall": HALL, "id_check": applicant.id_number, "window": "F03"}, headers=clerk
+    )
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "collected" and done.json()["collected_hall"] == HALL
     again = await iss.client.post(url, json=handover_body(applicant), headers=clerk)
@@ -79,7 +91,7 @@ async def test_pickup_checks_identity_hall_and_happens_once(iss: Issuance, clerk
     app = await iss.application(application_id)
     # the clerk's request had its own correlation id; the event keeps the application's
     assert collected["correlation_id"] == app.correlation_id
-    assert app.collected_by == "clerk-zs"
+    assert (app.collected_by, app.collected_window) == ("clerk-zs", "F03")
 
 
 async def test_two_concurrent_pickups_give_one(iss: Issuance, clerk) -> None:
