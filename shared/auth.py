@@ -295,7 +295,10 @@ def route_policy(route: Any) -> dict[str, Any] | None:
 
 
 class SecurityAuditMiddleware:
-    """Audits every refused request (401, 403, 429) once, whoever refused it (auth or a service check)."""
+    """Audits every refused request (401, 403, 429) once, whoever refused it (auth or a service check).
+
+    A route that writes its own, richer audit record sets ``request.state.audited = True``.
+    """
 
     def __init__(self, app: ASGIApp, *, service: str) -> None:
         self.app = app
@@ -314,8 +317,8 @@ class SecurityAuditMiddleware:
 
         await self.app(scope, receive, _send)
         code = status.get("code")
-        if code in (401, 403, 429):
-            state = scope.get("state") or {}
+        state = scope.get("state") or {}
+        if code in (401, 403, 429) and not state.get("audited"):
             principal: Principal | None = state.get("principal")
             route = scope.get("route")
             client = scope.get("client")

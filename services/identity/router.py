@@ -32,7 +32,7 @@ def _refused(request: Request, refusal: service.Refusal) -> JSONResponse:
     headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
     if refusal.status == 401:
         headers = (headers or {}) | {"WWW-Authenticate": "Bearer"}
-    request.state.audit_reason = refusal.detail
+    request.state.audited = True  # the service wrote login_failed / login_locked itself
     return problem_response(
         Problem(title=refusal.detail, status=refusal.status, detail=refusal.detail, instance=request.url.path),
         headers=headers,
