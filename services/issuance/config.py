@@ -44,6 +44,10 @@ class IssuanceSettings(ServiceSettings):
         default=ROOT / "var" / "issuance" / "licence-signing.pem",
         description="Ed25519 private key (PKCS#8 PEM) that signs licences; generated here in dev if absent.",
     )
+    retired_public_key_files: list[Path] = Field(
+        default_factory=list,
+        description="Public keys (PEM) of earlier signing keys: their licences keep verifying after a rotation.",
+    )
     public_base_url: str = Field(
         default="https://onewindow.example/issuance", description="Printed in licence QR codes (verify URL)."
     )

@@ -169,6 +169,7 @@ async def public_key(deps: DepsDep) -> PublicKeyView:
         key_id=signer.kid,
         public_key_pem=signer.public_pem(),
         jwk=signer.jwk(),
+        keys=signer.jwks(),
         canonicalization=CANONICALIZATION,
     )
 

@@ -156,5 +156,8 @@ class PublicKeyView(BaseModel):
     algorithm: str = "Ed25519"
     public_key_pem: str
     jwk: dict[str, str]
+    keys: list[dict[str, str]] = Field(
+        description="Every key licences may carry (current first, then retired)."
+    )
     canonicalization: str
     signature_encoding: str = "base64url without padding"

@@ -20,7 +20,7 @@ from services.issuance import numbers, repository
 from services.issuance.config import IssuanceSettings
 from services.issuance.models import Application, Licence, Result
 from services.issuance.notify import Sender, masked_recipient
-from services.issuance.signing import LicenceSigner, canonical_json, verify_signature
+from services.issuance.signing import LicenceSigner, canonical_json
 from shared.auth import Principal
 from shared.events.applications import ApplicationAccepted
 from shared.events.approvals import ApprovalDecided, DecisionRevoked
@@ -654,10 +654,8 @@ def effective_status(licence: Licence, today: date) -> str:
 
 
 def signature_ok(licence: Licence, deps: IssuanceDeps) -> bool | None:
-    """Re-check the stored signature; None when it was made with a key this instance no longer holds."""
-    if licence.key_id != deps.signer.kid:
-        return None
-    return deps.signer.verify(licence.canonical.encode("utf-8"), licence.signature)
+    """Re-check the stored signature with the key that made it; None if that key is not known here."""
+    return deps.signer.verify(licence.canonical.encode("utf-8"), licence.signature, kid=licence.key_id)
 
 
 async def licence_for_verification(session: AsyncSession, *, licence_no: str) -> Licence:
@@ -690,7 +688,8 @@ async def check_document(
     except ValueError:
         parsed = None
     canonical_form = isinstance(parsed, dict) and canonical_json(parsed) == raw
-    valid = verify_signature(deps.signer.public_key, raw, signature)
+    kid = parsed.get("key_id") if isinstance(parsed, dict) and isinstance(parsed.get("key_id"), str) else None
+    valid = bool(deps.signer.verify(raw, signature, kid=kid))
     out: dict[str, Any] = {"signature_valid": valid, "canonical_form": canonical_form}
     if valid and isinstance(parsed, dict) and isinstance(parsed.get("licence_no"), str):
         licence = await repository.get_licence(session, parsed["licence_no"])

@@ -52,20 +52,42 @@ def verify_signature(public_key: Ed25519PublicKey, canonical: bytes, signature: 
     return True
 
 
-class LicenceSigner:
-    """Holds the private key; signs canonical licences and publishes the public key."""
+def _jwk(public_key: Ed25519PublicKey) -> dict[str, str]:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": b64url(raw),
+        "kid": key_id(public_key),
+        "alg": "EdDSA",
+        "use": "sig",
+    }
 
-    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+
+class LicenceSigner:
+    """Holds the private key; signs canonical licences and publishes the public keys.
+
+    ``retired`` are public keys of earlier signing keys (after a rotation): licences they signed
+    still verify, nothing new is signed with them.
+    """
+
+    def __init__(
+        self, private_key: Ed25519PrivateKey, *, retired: list[Ed25519PublicKey] | None = None
+    ) -> None:
         self._private = private_key
         self.public_key = private_key.public_key()
         self.kid = key_id(self.public_key)
+        self.keys: dict[str, Ed25519PublicKey] = {key_id(k): k for k in retired or []}
+        self.keys[self.kid] = self.public_key
 
     def sign(self, canonical: bytes) -> str:
         """Base64url Ed25519 signature of ``canonical``."""
         return b64url(self._private.sign(canonical))
 
-    def verify(self, canonical: bytes, signature: str) -> bool:
-        return verify_signature(self.public_key, canonical, signature)
+    def verify(self, canonical: bytes, signature: str, *, kid: str | None = None) -> bool | None:
+        """Check with the key ``kid`` (default: the current key); None if that key is unknown."""
+        key = self.keys.get(kid or self.kid)
+        return None if key is None else verify_signature(key, canonical, signature)
 
     def public_pem(self) -> str:
         return self.public_key.public_bytes(
@@ -73,15 +95,11 @@ class LicenceSigner:
         ).decode()
 
     def jwk(self) -> dict[str, str]:
-        raw = self.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return {
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": b64url(raw),
-            "kid": self.kid,
-            "alg": "EdDSA",
-            "use": "sig",
-        }
+        return _jwk(self.public_key)
+
+    def jwks(self) -> list[dict[str, str]]:
+        """Every key a licence may have been signed with: the current one first."""
+        return [self.jwk()] + [_jwk(k) for kid, k in self.keys.items() if kid != self.kid]
 
 
 def load_signer(settings: IssuanceSettings) -> LicenceSigner:
@@ -98,7 +116,13 @@ def load_signer(settings: IssuanceSettings) -> LicenceSigner:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise TypeError(f"{path} is not an Ed25519 private key")
-    return LicenceSigner(key)
+    retired = []
+    for retired_path in settings.retired_public_key_files:
+        public = serialization.load_pem_public_key(Path(retired_path).read_bytes())
+        if not isinstance(public, Ed25519PublicKey):
+            raise TypeError(f"{retired_path} is not an Ed25519 public key")
+        retired.append(public)
+    return LicenceSigner(key, retired=retired)
 
 
 def _create_key_file(path: Path) -> None:

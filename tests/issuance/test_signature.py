@@ -5,12 +5,22 @@ import json
 import stat
 
 import pytest
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from issuance_helpers import HALL, Issuance, released_application
 
 from services.issuance import numbers
 from services.issuance.config import IssuanceSettings
-from services.issuance.signing import canonical_json, verify_signature
+from services.issuance.signing import canonical_json
+
+
+def verify_signature(key, canonical: bytes, signature: str) -> bool:  # type: ignore[no-untyped-def]
+    """What a verifier does offline, with nothing but the published key (independent of the service code)."""
+    try:
+        key.verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), canonical)
+    except InvalidSignature:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +169,47 @@ def test_signing_key_generated_in_dev_and_required_in_production(tmp_path) -> No
     kid = app.state.signer.kid
     again = create_app(IssuanceSettings(environment="production", signing_key_file=missing))
     assert again.state.signer.kid == kid  # the same key, reused
+
+
+async def test_expired_licences_verify_as_expired(iss: Issuance) -> None:
+    from datetime import date
+
+    from sqlalchemy import update
+
+    from services.issuance.models import Licence
+
+    application_id, _, _, _ = await released_application(iss)
+    [licence] = await iss.licences(application_id)
+    async with iss.runtime.sessionmaker() as session, session.begin():  # time passes: five years later
+        await session.execute(
+            update(Licence)
+            .where(Licence.licence_no == licence.licence_no)
+            .values(valid_until=date(2020, 1, 1))
+        )
+    view = (await iss.client.get(f"/verify/{licence.licence_no}")).json()
+    assert view["status"] == "expired"
+
+
+def test_rotated_keys_keep_old_licences_verifiable(tmp_path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from services.issuance.signing import LicenceSigner, load_signer
+
+    old = Ed25519PrivateKey.generate()
+    canonical = canonical_json({"licence_no": "ZZ2026-OLD"})
+    old_signature = LicenceSigner(old).sign(canonical)
+    retired = tmp_path / "old.pub.pem"
+    retired.write_bytes(
+        old.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    signer = load_signer(
+        IssuanceSettings(signing_key_file=tmp_path / "new.pem", retired_public_key_files=[retired])
+    )
+    old_kid = LicenceSigner(old).kid
+    assert signer.kid != old_kid and [k["kid"] for k in signer.jwks()] == [signer.kid, old_kid]
+    assert signer.verify(canonical, old_signature, kid=old_kid) is True
+    assert signer.verify(canonical, old_signature) is False  # not the current key's signature
+    assert signer.verify(canonical, old_signature, kid="unknown") is None
