@@ -7,7 +7,7 @@ applications with their items (one per matter; a bundle has several) and one sta
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,7 +81,10 @@ class Application(Base):
     """An application from draft to collection; status follows the back office through events."""
 
     __tablename__ = "applications"
-    __table_args__ = (Index("ix_applications_applicant", "applicant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_applications_applicant", "applicant_id", "created_at"),
+        UniqueConstraint("created_by", "idempotency_key", name="uq_applications_idempotency"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     application_no: Mapped[str | None] = mapped_column(String(60), unique=True)
@@ -112,6 +115,7 @@ class Application(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))  # a retried open returns the same draft
     correlation_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(

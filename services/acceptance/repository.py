@@ -80,6 +80,11 @@ async def get_application(session: AsyncSession, *, application_id: str, lock: b
     return await session.get(Application, application_id, with_for_update=lock)
 
 
+async def get_by_idempotency_key(session: AsyncSession, *, created_by: str, key: str) -> Application | None:
+    stmt = select(Application).where(Application.created_by == created_by, Application.idempotency_key == key)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def get_by_tracking_code(session: AsyncSession, *, tracking_code: str) -> Application | None:
     stmt = select(Application).where(Application.tracking_code == tracking_code)
     return (await session.execute(stmt)).scalar_one_or_none()

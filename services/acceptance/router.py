@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.acceptance import documents, repository, service, views
@@ -37,10 +37,22 @@ def _tz(runtime: RuntimeDep) -> ZoneInfo:
 
 @router.post("", status_code=201, response_model=ApplicationView)
 async def open_application(
-    body: ApplicationOpen, principal: Writer, session: SessionDep, request: Request
+    body: ApplicationOpen,
+    principal: Writer,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(min_length=8, max_length=100)] = None,
 ) -> ApplicationView:
     """Open a draft for a matter or a bundle (from a called ticket, at a window, or online); the form
-    arrives prefilled from forms, or empty with ``degraded`` = true if forms is slow or down."""
+    arrives prefilled from forms, or empty with ``degraded`` = true if forms is slow or down.
+    With an ``Idempotency-Key`` header a retried request returns the draft it already opened (200)."""
+    if idempotency_key and (
+        existing := await repository.get_by_idempotency_key(session, created_by=principal.sub, key=idempotency_key)
+    ):
+        service.check_access(principal, existing)
+        response.status_code = 200
+        return await views.application_view(session, app=existing)
     matter, bundle, correlation = await service.resolve_target(session, principal=principal, body=body)
     application_id = str(uuid7())
     forms: FormsClient = request.app.state.forms_client
@@ -54,6 +66,7 @@ async def open_application(
     app = await service.open_application(
         session, principal=principal, body=body, application_id=application_id, matter_code=matter,
         bundle_code=bundle, prefill=prefill, correlation_id=correlation, now=service.utcnow(),
+        idempotency_key=idempotency_key,
     )
     return await views.application_view(session, app=app)
 

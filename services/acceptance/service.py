@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.acceptance import repository as repo
@@ -259,6 +260,7 @@ async def open_application(
     prefill: Prefill,
     correlation_id: str | None,
     now: datetime,
+    idempotency_key: str | None = None,
 ) -> Application:
     """A draft with the prefilled form, licence-satisfied materials checked off and verified values locked."""
     bundle = None
@@ -309,10 +311,14 @@ async def open_application(
         presented=[],
         licences=licences,
         created_by=principal.sub,
+        idempotency_key=idempotency_key,
         correlation_id=correlation_id or context.correlation_id.get() or application_id,
     )
     session.add(app)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # the same Idempotency-Key raced in from another request
+        raise Conflict("a request with this Idempotency-Key is already being handled; retry") from exc
     if body.ticket_id and (ticket := await repo.get_ticket(session, ticket_id=body.ticket_id)) is not None:
         ticket.application_id = app.id  # the latest application opened from this ticket
     for position, code in enumerate(codes):

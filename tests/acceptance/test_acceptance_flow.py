@@ -200,6 +200,17 @@ async def test_commitment_accepts_with_tolerable_missing_materials(acc, catalog,
     assert supplemented.payload["materials"] == ["FLOOR_PLAN"]
 
 
+async def test_a_retried_open_returns_the_same_draft(acc, catalog, clerk) -> None:
+    body = {"hall": HALL, "matter": "RS-003", "applicant": person()}
+    key = {"Idempotency-Key": f"open-{new_id_number()}"}
+    first = await acc.post("/applications", headers=clerk | key, json=body)
+    again = await acc.post("/applications", headers=clerk | key, json=body)
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    other = await acc.post("/applications", headers=clerk | {"Idempotency-Key": key["Idempotency-Key"] + "x"}, json=body)
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+
+
 async def test_refusal_is_recorded_printable_and_final(acc, catalog, published, clerk) -> None:
     draft = await open_app(acc, clerk, matter="RS-003", applicant=person())
     reason = "申请事项不属于本机关职权范围"
