@@ -15,11 +15,12 @@ async def insert_application_stub(session: AsyncSession, *, values: dict[str, An
 
 
 async def upsert_accepted(session: AsyncSession, *, values: dict[str, Any]) -> None:
-    """Create or complete the application from ``application.accepted`` (once: later copies change nothing)."""
+    """Create or complete the application from ``application.accepted`` (once: later copies change nothing).
+
+    The acceptance's correlation id wins over the one a decision that overtook it brought along.
+    """
     stmt = insert(Application).values(**values)
-    updatable = {
-        k: stmt.excluded[k] for k in values if k not in ("application_id", "status", "correlation_id")
-    }
+    updatable = {k: stmt.excluded[k] for k in values if k not in ("application_id", "status")}
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[Application.application_id],

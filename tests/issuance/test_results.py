@@ -136,8 +136,10 @@ async def test_duplicate_decisions_issue_one_licence(iss: Issuance) -> None:
 async def test_decision_overtaking_the_acceptance_waits_for_the_tracking_code(iss: Issuance) -> None:
     application_id, tracking, cid = unique("APP"), uuid.uuid4().hex, unique("corr")
     applicant, it = person(), item(unique("IT"))
+    # the decision overtakes the acceptance, under another correlation id (an approver's request)
     await iss.send(
-        decided(application_id, it, applicant=applicant, all_items=[it.item_id]), correlation_id=cid
+        decided(application_id, it, applicant=applicant, all_items=[it.item_id]),
+        correlation_id="approver-request",
     )
     await iss.wait_results(application_id, 1)
     app = await iss.application(application_id)
@@ -148,6 +150,7 @@ async def test_decision_overtaking_the_acceptance_waits_for_the_tracking_code(is
     app = await iss.wait_status(application_id, "ready")
     assert app.tracking_code == tracking and app.application_no is not None
     assert len(await iss.licences(application_id)) == 1
+    assert {e["correlation_id"] for e in await iss.events(application_id)} == {cid}  # the acceptance's id
 
 
 async def test_failed_post_check_revokes_the_licence(iss: Issuance) -> None:
