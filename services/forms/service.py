@@ -1,5 +1,6 @@
 """Forms rules: catalogue drafts and publishing, applicant profiles, prefill, validation, audit."""
 
+import time
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -51,6 +52,8 @@ STAFF_READERS = (Role.CLERK, Role.SERVICE)
 MAX_LEARNT_KEYS = 500
 
 _published: dict[int, Compiled] = {}  # published versions never change: safe to cache per process
+LATEST_TTL_SECONDS = 2.0  # how long a replica may keep answering with the previous latest version
+_latest: tuple[float, int] | None = None
 
 
 # ---- catalogue ---------------------------------------------------------------------------------
@@ -100,12 +103,22 @@ async def get_version(session: AsyncSession, *, version: int) -> CatalogVersion:
     return row
 
 
+async def latest_version(session: AsyncSession) -> int:
+    """The newest published version (remembered for a couple of seconds: publishing is rare)."""
+    global _latest
+    if _latest is not None and time.monotonic() - _latest[0] < LATEST_TTL_SECONDS:
+        return _latest[1]
+    version = await repository.latest_published(session)
+    if version is None:
+        raise NotFound("no catalogue version is published yet")
+    _latest = (time.monotonic(), version)
+    return version
+
+
 async def compiled(session: AsyncSession, *, version: int | None = None, allow_draft: bool = False) -> Compiled:
     """A compiled catalogue version: ``version``, or the newest published one."""
     if version is None:
-        version = await repository.latest_published(session)
-        if version is None:
-            raise NotFound("no catalogue version is published yet")
+        version = await latest_version(session)
     if version in _published:
         return _published[version]
     row = await session.get(CatalogVersion, version)
@@ -251,7 +264,7 @@ async def _audit(
 
 
 def _provenance(row: ProfileValue) -> Provenance:
-    return Provenance(
+    return Provenance.model_construct(
         source=row.source,
         verified=row.verified,
         application_ref=row.application_ref,
@@ -293,16 +306,20 @@ async def prefill(
     missing: list[str] = []
     for tf in form.fields:
         d = tf.definition
-        out = PrefillField(key=d.key, label_zh=d.label_zh, label_en=d.label_en, type=d.type, required=tf.required)
+        value: dict[str, Any] = {"value": None, "source": None, "verified": False, "editable": True, "provenance": None}
         if d.key in identity:
-            out.value, out.source, out.verified, out.editable = identity[d.key], IDENTITY, True, False
-            out.provenance = Provenance(source=IDENTITY, verified=True)
+            value = {"value": identity[d.key], "source": IDENTITY, "verified": True, "editable": False,
+                     "provenance": Provenance.model_construct(source=IDENTITY, verified=True)}
         elif (row := stored.get(d.key)) is not None:
-            out.value, out.source, out.verified, out.editable = row.value, row.source, row.verified, not row.verified
-            out.provenance = _provenance(row)
+            value = {"value": row.value, "source": row.source, "verified": row.verified, "editable": not row.verified,
+                     "provenance": _provenance(row)}
         elif tf.required:
             missing.append(d.key)
-        fields.append(out)
+        fields.append(
+            PrefillField.model_construct(
+                key=d.key, label_zh=d.label_zh, label_en=d.label_en, type=d.type, required=tf.required, **value
+            )
+        )
     materials = []
     for m in form.materials:
         licence = licences.get(m.licence_type) if m.licence_type else None
