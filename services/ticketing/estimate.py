@@ -1,34 +1,66 @@
 """Waiting-time predictor for a multi-server, multi-skill hall queue (pure; see docs/wait-estimate.md).
 
-The queue-length predictor: a citizen with ``n`` tickets ahead, in a queue served by ``s`` windows
-with service rate ``mu`` each, waits until ``n + 1 - idle`` windows have finished a service:
+The queue-length predictor: a citizen with ``n`` tickets ahead, served by ``s`` windows with mean
+service time ``1/mu``, waits until ``n + 1 - idle`` services have ended:
 
     E[W | n] = max(0, n + 1 - idle) / (s * mu)
 
-``s`` counts a window shared by ``k`` queues as ``1/k`` (one clerk, several posts), ``mu`` comes from
-recent service times (the catalogue's average handling time until enough are observed).
+What ``n`` and ``s`` are decides the quality. Two readings were simulated (benchmarks/ticketing_wait_sim.py):
+
+* per matter: ``n`` = tickets of the same matter ahead, ``s`` = the windows serving it, a window shared by
+  ``k`` matters counting ``1/k`` (or its load-weighted share): ``effective_servers``;
+* skill pool (used by the service): ``n`` = tickets ahead whose matter any of those windows also serves
+  (they compete for the same windows, FIFO across matters), ``s`` = the windows serving the matter,
+  ``1/mu`` = recent service times at those windows: ``skill_pool`` / ``pool_servers``.
+
+The skill pool is several times more accurate in the simulated hall day; see the docs for the figures.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class WindowSkills:
-    """What one open window can serve: the queues (zones) it takes tickets from, and whether idle."""
+    """What one open window serves (matter codes, categories already expanded) and whether it is idle."""
 
-    queues: frozenset[str]
+    skills: frozenset[str]
     idle: bool = False
 
 
-def effective_servers(windows: Iterable[WindowSkills], queue: str) -> float:
-    """Servers of ``queue``: each window serving it counts ``1/k`` when it serves ``k`` queues."""
-    return sum(1.0 / len(w.queues) for w in windows if queue in w.queues and w.queues)
+def skill_pool(windows: Iterable[WindowSkills], matter: str) -> frozenset[str]:
+    """Matters competing with ``matter`` for its windows: everything those windows serve."""
+    pool: set[str] = set()
+    for w in windows:
+        if matter in w.skills:
+            pool |= w.skills
+    return frozenset(pool)
 
 
-def idle_servers(windows: Iterable[WindowSkills], queue: str) -> float:
-    """Idle capacity of ``queue`` (same 1/k weighting as ``effective_servers``)."""
-    return sum(1.0 / len(w.queues) for w in windows if w.idle and queue in w.queues and w.queues)
+def pool_servers(windows: Iterable[WindowSkills], matter: str) -> tuple[int, int]:
+    """(windows serving ``matter``, of which idle)."""
+    serving = [w for w in windows if matter in w.skills]
+    return len(serving), sum(1 for w in serving if w.idle)
+
+
+def effective_servers(
+    windows: Iterable[WindowSkills], matter: str, weights: Mapping[str, float] | None = None
+) -> float:
+    """Servers of one matter's own queue: a window serving ``k`` matters counts ``1/k``.
+
+    With ``weights`` (the catalogue's daily_share_weight) the share is the matter's part of the
+    window's load instead of ``1/k``.
+    """
+    total = 0.0
+    for w in windows:
+        if matter not in w.skills:
+            continue
+        if weights is None:
+            total += 1.0 / len(w.skills)
+        else:
+            load = sum(weights.get(m, 0.0) for m in w.skills)
+            total += weights.get(matter, 0.0) / load if load > 0 else 1.0 / len(w.skills)
+    return total
 
 
 def mean_service_minutes(recent: Sequence[float], *, prior_minutes: float, prior_weight: int = 5) -> float:

@@ -109,6 +109,8 @@ class Ticket(Base):
         Index("ix_tickets_queue", "hall", "priority", "queue_at", postgresql_where=text("status = 'waiting'")),
         Index("ix_tickets_hall_day", "hall", "business_day"),
         Index("ix_tickets_called", "hall", "last_called_at"),
+        Index("ix_tickets_served", "hall", "zone", "finished_at", postgresql_where=text("status = 'served'")),
+        Index("ix_tickets_busy", "hall", "window", postgresql_where=text("status = 'called'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -1,6 +1,7 @@
 """Every query of the ticketing service."""
 
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -95,18 +96,25 @@ async def get_ticket(session: AsyncSession, *, ticket_id: uuid.UUID, lock: bool 
 
 
 async def waiting_ahead(
-    session: AsyncSession, *, hall: str, zone: str, matter_code: str, priority: int, queue_at: datetime | None
+    session: AsyncSession, *, hall: str, zone: str, matter_codes: Iterable[str], priority: int,
+    queue_at: datetime | None,
 ) -> int:
-    """Waiting tickets of the same matter and zone that will be called before one with this priority/time."""
-    ahead = Ticket.priority > priority
+    """Waiting tickets of ``matter_codes`` in a zone that will be called before one with this priority/time."""
     if queue_at is None:
         ahead = Ticket.priority >= priority
     else:
-        ahead = or_(ahead, and_(Ticket.priority == priority, Ticket.queue_at < queue_at))
+        ahead = or_(Ticket.priority > priority, and_(Ticket.priority == priority, Ticket.queue_at < queue_at))
     query = select(func.count()).where(
-        Ticket.hall == hall, Ticket.zone == zone, Ticket.matter_code == matter_code, Ticket.status == "waiting", ahead
+        Ticket.hall == hall, Ticket.zone == zone, Ticket.status == "waiting",
+        Ticket.matter_code.in_(list(matter_codes)), ahead,
     )
     return (await session.execute(query)).scalar_one()
+
+
+async def busy_windows(session: AsyncSession, *, hall: str) -> set[str]:
+    """Windows of a hall that have a called ticket (serving)."""
+    query = select(Ticket.window).where(Ticket.hall == hall, Ticket.status == "called").distinct()
+    return {w for w in (await session.execute(query)).scalars() if w}
 
 
 async def waiting_counts(session: AsyncSession, *, hall: str) -> dict[tuple[str, str], int]:
@@ -119,12 +127,12 @@ async def waiting_counts(session: AsyncSession, *, hall: str) -> dict[tuple[str,
     return {(z, m): n for z, m, n in (await session.execute(query)).all()}
 
 
-async def recent_service_minutes(session: AsyncSession, *, hall: str, matter_code: str, limit: int) -> list[float]:
-    """Service times (minutes) of the latest ``limit`` served tickets of a matter in a hall."""
+async def recent_service_minutes(session: AsyncSession, *, hall: str, zone: str, limit: int) -> list[float]:
+    """Service times (minutes) of the latest ``limit`` served tickets of a zone."""
     minutes = func.extract("epoch", Ticket.finished_at - Ticket.last_called_at) / 60.0
     query = (
         select(minutes)
-        .where(Ticket.hall == hall, Ticket.matter_code == matter_code, Ticket.status == "served")
+        .where(Ticket.hall == hall, Ticket.zone == zone, Ticket.status == "served")
         .order_by(Ticket.finished_at.desc())
         .limit(limit)
     )

@@ -30,7 +30,7 @@ from shared.workdays import default_calendar
 
 TZ = ZoneInfo("Asia/Shanghai")
 PRIORITY_NORMAL, PRIORITY_APPOINTMENT, PRIORITY_GREEN = 0, 1, 2
-RECENT_SERVICES = 30
+RECENT_SERVICES = 60
 
 
 class HallClosed(DomainError):
@@ -152,40 +152,39 @@ async def set_paused(session: AsyncSession, *, hall: str, code: str, principal: 
 # ---- estimates and routing ---------------------------------------------------------------------
 
 
-def window_shares(windows: Sequence[Window], matters: dict[str, Matter], matter: Matter,
-                  zone: str) -> tuple[float, int]:
-    """Effective servers of a matter's queue in a zone, and how many windows take part.
-
-    A window serving k matters gives each a share of its time proportional to their catalogue
-    weight (daily_share_weight); with equal weights that is the 1/k rule.
-    """
-    total, count = 0.0, 0
-    for w in windows:
-        if w.zone != zone or not serves(w, matter):
-            continue
-        weights = [m.daily_share_weight for m in matters.values() if serves(w, m)]
-        own = matter.daily_share_weight
-        total += own / sum(weights) if sum(weights) > 0 else 1.0 / max(1, len(weights))
-        count += 1
-    return total, count
-
-
 def staffed(windows: Sequence[Window]) -> list[Window]:
     """Windows that are open, or all active ones when nobody signed in yet (the estimate of the day)."""
     open_ = [w for w in windows if w.state == "open"]
     return open_ or [w for w in windows if w.active]
 
 
+def skill_view(windows: Sequence[Window], matters: dict[str, Matter], busy: set[str]) -> list[estimate.WindowSkills]:
+    """The predictor's view of windows: matter codes each serves (categories expanded), idle or not."""
+    return [
+        estimate.WindowSkills(frozenset(m.code for m in matters.values() if serves(w, m)),
+                              idle=w.state == "open" and w.code not in busy)
+        for w in windows
+    ]
+
+
 async def estimate_minutes(
-    session: AsyncSession, *, hall: str, zone: str, matter: Matter, ahead: int, windows: Sequence[Window],
-    matters: dict[str, Matter],
-) -> float | None:
-    """E[W | n] for a ticket of ``matter`` in ``zone`` with ``ahead`` tickets before it."""
-    servers, _ = window_shares(staffed(windows), matters, matter, zone)
-    recent = await repo.recent_service_minutes(session, hall=hall, matter_code=matter.code, limit=RECENT_SERVICES)
+    session: AsyncSession, *, hall: str, zone: str, matter: Matter, priority: int, queue_at: datetime | None,
+    windows: Sequence[Window], matters: dict[str, Matter], busy: set[str],
+) -> tuple[int, float | None]:
+    """(tickets ahead, E[W | n] in minutes) for a ticket of ``matter`` in ``zone`` (skill-pool predictor).
+
+    n = waiting tickets ahead whose matter the same windows serve, s = windows of the zone serving the
+    matter, 1/mu = recent service times in the zone (see estimate.py and docs/wait-estimate.md).
+    """
+    view = skill_view(staffed([w for w in windows if w.zone == zone]), matters, busy)
+    pool = estimate.skill_pool(view, matter.code)
+    servers, idle = estimate.pool_servers(view, matter.code)
+    ahead = await repo.waiting_ahead(session, hall=hall, zone=zone, matter_codes=pool or {matter.code},
+                                     priority=priority, queue_at=queue_at)
+    recent = await repo.recent_service_minutes(session, hall=hall, zone=zone, limit=RECENT_SERVICES)
     mean = estimate.mean_service_minutes(recent, prior_minutes=float(matter.avg_handling_minutes))
-    value = estimate.expected_wait_minutes(ahead=ahead, servers=servers, mean_service=mean)
-    return None if value is None else round(value, 1)
+    value = estimate.expected_wait_minutes(ahead=ahead, servers=servers, mean_service=mean, idle=idle)
+    return ahead, None if value is None else round(value, 1)
 
 
 async def _matter(session: AsyncSession, code: str, field: str = "matter_code") -> tuple[Matter, dict[str, Matter]]:
@@ -204,14 +203,11 @@ async def route(
     zones = sorted({w.zone for w in windows if serves(w, matter)}, key=lambda z: (z != matter.zone, z))
     if not zones:
         raise MatterNotServed(f"matter {matter.code} is not served in hall {hall}")
+    busy = await repo.busy_windows(session, hall=hall)
     best: tuple[str, int, float | None] | None = None
     for zone in zones:
-        ahead = await repo.waiting_ahead(
-            session, hall=hall, zone=zone, matter_code=matter.code, priority=priority, queue_at=None
-        )
-        minutes = await estimate_minutes(
-            session, hall=hall, zone=zone, matter=matter, ahead=ahead, windows=windows, matters=matters
-        )
+        ahead, minutes = await estimate_minutes(session, hall=hall, zone=zone, matter=matter, priority=priority,
+                                                queue_at=None, windows=windows, matters=matters, busy=busy)
         if best is None or (minutes is not None and (best[2] is None or minutes < best[2])):
             best = (zone, ahead, minutes)
     assert best is not None
@@ -258,20 +254,17 @@ async def take_ticket(
 
 
 async def ticket_position(session: AsyncSession, *, ticket: Ticket) -> tuple[int | None, float | None]:
-    """Position (1 = next) and expected wait of a waiting ticket; (None, None) otherwise."""
+    """Position (1 = next among the tickets competing for its windows) and expected wait; None unless waiting."""
     if ticket.status != "waiting":
         return None, None
-    ahead = await repo.waiting_ahead(
-        session, hall=ticket.hall, zone=ticket.zone, matter_code=ticket.matter_code, priority=ticket.priority,
-        queue_at=ticket.queue_at,
-    )
     matters = await repo.all_matters(session)
     matter = matters.get(ticket.matter_code)
     if matter is None:
-        return ahead + 1, None
+        return None, None
     windows = await repo.windows_of(session, hall=ticket.hall)
-    minutes = await estimate_minutes(
-        session, hall=ticket.hall, zone=ticket.zone, matter=matter, ahead=ahead, windows=windows, matters=matters
+    ahead, minutes = await estimate_minutes(
+        session, hall=ticket.hall, zone=ticket.zone, matter=matter, priority=ticket.priority,
+        queue_at=ticket.queue_at, windows=windows, matters=matters, busy=await repo.busy_windows(session, hall=ticket.hall),
     )
     return ahead + 1, minutes
 
@@ -470,22 +463,22 @@ async def queue_status(session: AsyncSession, *, hall: str) -> dict[str, object]
     windows = await repo.windows_of(session, hall=hall)
     matters = await repo.all_matters(session)
     counts = await repo.waiting_counts(session, hall=hall)
-    lines = []
+    busy = await repo.busy_windows(session, hall=hall)
+    lines: list[dict[str, object]] = []
+    zones: list[dict[str, object]] = []
     for zone in sorted({w.zone for w in windows}):
+        estimates: list[float] = []
         for matter in sorted(matters.values(), key=lambda m: m.code):
             if not any(w.zone == zone and serves(w, matter) for w in windows):
                 continue
-            waiting = counts.get((zone, matter.code), 0)
-            minutes = await estimate_minutes(session, hall=hall, zone=zone, matter=matter, ahead=waiting,
-                                             windows=windows, matters=matters)
-            lines.append({"zone": zone, "matter_code": matter.code, "waiting": waiting,
+            _, minutes = await estimate_minutes(session, hall=hall, zone=zone, matter=matter, priority=PRIORITY_NORMAL,
+                                                queue_at=None, windows=windows, matters=matters, busy=busy)
+            lines.append({"zone": zone, "matter_code": matter.code, "waiting": counts.get((zone, matter.code), 0),
                           "estimated_wait_minutes": minutes})
-    zones = []
-    for zone in sorted({line["zone"] for line in lines}):
-        mine = [line for line in lines if line["zone"] == zone]
-        estimates = [line["estimated_wait_minutes"] for line in mine if line["estimated_wait_minutes"] is not None]
-        zones.append({"zone": zone, "waiting": sum(line["waiting"] for line in mine),
-                      "estimated_wait_minutes": max(estimates) if estimates else None})
+            if minutes is not None:
+                estimates.append(minutes)
+        waiting = sum(n for (z, _), n in counts.items() if z == zone)
+        zones.append({"zone": zone, "waiting": waiting, "estimated_wait_minutes": max(estimates) if estimates else None})
     return {"hall": hall, "open_windows": sum(1 for w in windows if w.state == "open"), "zones": zones,
             "matters": lines}
 

@@ -8,23 +8,34 @@ from services.ticketing.estimate import (
     WindowSkills,
     effective_servers,
     expected_wait_minutes,
-    idle_servers,
     mean_service_minutes,
     percentile,
+    pool_servers,
+    skill_pool,
 )
+
+WINDOWS = [
+    WindowSkills(frozenset({"A"})),
+    WindowSkills(frozenset({"A", "B"})),
+    WindowSkills(frozenset({"A", "B", "C", "D"}), idle=True),
+    WindowSkills(frozenset({"C"})),
+]
 
 
 def test_a_window_shared_by_k_queues_counts_one_kth() -> None:
-    windows = [
-        WindowSkills(frozenset({"A"})),
-        WindowSkills(frozenset({"A", "B"})),
-        WindowSkills(frozenset({"A", "B", "C", "D"}), idle=True),
-        WindowSkills(frozenset({"C"})),
-    ]
-    assert effective_servers(windows, "A") == pytest.approx(1 + 0.5 + 0.25)
-    assert effective_servers(windows, "C") == pytest.approx(1.25)
-    assert effective_servers(windows, "Z") == 0
-    assert idle_servers(windows, "A") == pytest.approx(0.25)
+    assert effective_servers(WINDOWS, "A") == pytest.approx(1 + 0.5 + 0.25)
+    assert effective_servers(WINDOWS, "C") == pytest.approx(1.25)
+    assert effective_servers(WINDOWS, "Z") == 0
+    # load-weighted: B is three times A's volume -> A gets 1/4 of the shared window
+    weights = {"A": 1.0, "B": 3.0, "C": 0.0, "D": 0.0}
+    assert effective_servers(WINDOWS, "A", weights) == pytest.approx(1 + 0.25 + 0.25)
+
+
+def test_skill_pool_is_what_competes_for_the_same_windows() -> None:
+    assert skill_pool(WINDOWS, "B") == {"A", "B", "C", "D"}
+    assert skill_pool(WINDOWS, "Z") == frozenset()
+    assert pool_servers(WINDOWS, "A") == (3, 1)
+    assert pool_servers(WINDOWS, "C") == (2, 1)
 
 
 def test_queue_length_predictor() -> None:
