@@ -48,5 +48,5 @@ class ServiceSettings(BaseSettings):
         return f"{self.topic_prefix}{stream}"
 
     def dlq_topic(self, group: str) -> str:
-        """Dead-letter topic of one consumer group."""
-        return f"{self.topic_prefix}dlq.{group}"
+        """Dead-letter topic of one consumer group (given with or without the topic prefix)."""
+        return f"{self.topic_prefix}dlq.{group.removeprefix(self.topic_prefix)}"
