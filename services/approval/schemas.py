@@ -132,6 +132,7 @@ class Clock(BaseModel):
     paused_days: int
     paused_since: date | None
     working_days_left: int | None
+    legal_overdue: bool  # past the legal limit (法定时限), undecided, or decided after it
 
 
 class TaskSummary(BaseModel):

@@ -282,6 +282,7 @@ def clock_of(task: Task, *, as_of: date, warning_days: int) -> dict[str, Any]:
         "paused_days": paused_days,
         "paused_since": task.paused_since,
         "working_days_left": left,
+        "legal_overdue": (task.decided_on or as_of) > legal_due,
     }
 
 

@@ -73,6 +73,11 @@ async def test_due_dates_skip_holidays_and_warning_state(approval, infra, sender
     ).json()
     clock = next(t["clock"] for t in rows if t["id"] == task.id)
     assert clock["state"] == "warning" and clock["working_days_left"] == 1
+    assert clock["legal_overdue"] is False
+    late = (
+        await approval.get("/tasks", params={"matter": "ZJ-001", "as_of": "2026-10-16"}, headers=headers)
+    ).json()
+    assert next(t["clock"] for t in late if t["id"] == task.id)["legal_overdue"] is True
     bad = await approval.get("/tasks", params={"clock": "late"}, headers=headers)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "clock"
 
