@@ -133,7 +133,9 @@ class EventConsumer:
         engine: AsyncEngine,
         inbox: Inbox,
         service: str,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
+        self.on_commit = on_commit  # e.g. wake the outbox relay: a handler may have written events
         self.bus = bus
         self.settings = bus.settings
         self.group = group
@@ -213,6 +215,8 @@ class EventConsumer:
                     else:
                         result = "duplicate"
                 EVENTS_HANDLED.labels(self.service, envelope.type, result).inc()
+                if result == "handled" and self.on_commit is not None:
+                    self.on_commit()
                 return
             except Exception as exc:
                 if not await self._database_up():

@@ -114,6 +114,7 @@ def create_service_app(
                     engine=engine,
                     inbox=inbox,
                     service=service,
+                    on_commit=relay.wake,
                 )
                 for spec in consumers or []
             ],

@@ -56,7 +56,7 @@ class Infra:
             "kafka_bootstrap": self.kafka_bootstrap,
             "topic_prefix": self.topic_prefix,
             "auth_jwks_file": self.jwks_file,
-            "relay_poll_seconds": 0.05,
+            "relay_poll_seconds": 0.5,
             "consumer_max_attempts": 3,
         }
         return cls(**(values | overrides))
