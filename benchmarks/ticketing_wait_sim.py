@@ -249,7 +249,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--service-factor", type=float, default=SERVICE_FACTOR,
                         help="window time as a share of the catalogue's avg_handling_minutes")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()
     print(f"hall {args.hall}, {args.visitors} visitors a day, {args.days} simulated day(s), seed {args.seed}, "
           f"window time {args.service_factor:.2f} x catalogue handling time")
     everything: list[Tk] = []

@@ -160,11 +160,18 @@ def staffed(windows: Sequence[Window]) -> list[Window]:
 
 def skill_view(windows: Sequence[Window], matters: dict[str, Matter], busy: set[str]) -> list[estimate.WindowSkills]:
     """The predictor's view of windows: matter codes each serves (categories expanded), idle or not."""
-    return [
-        estimate.WindowSkills(frozenset(m.code for m in matters.values() if serves(w, m)),
-                              idle=w.state == "open" and w.code not in busy)
-        for w in windows
-    ]
+    by_category: dict[str, set[str]] = {}
+    for m in matters.values():
+        by_category.setdefault(m.category, set()).add(m.code)
+    view = []
+    for w in windows:
+        codes: set[str] = set()
+        for skill in w.skills:
+            if skill in matters:
+                codes.add(skill)
+            codes |= by_category.get(skill, set())
+        view.append(estimate.WindowSkills(frozenset(codes), idle=w.state == "open" and w.code not in busy))
+    return view
 
 
 async def estimate_minutes(
