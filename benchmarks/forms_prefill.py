@@ -151,11 +151,13 @@ async def _run(profiles: int, requests: int, concurrency: int) -> None:
                     f"baseline GET /catalog/versions (auth + one small query): p50 {_pct(base, 50):.2f} ms "
                     f"p95 {_pct(base, 95):.2f} ms; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
                 )
+                cpu0 = time.process_time()
                 sequential = sorted([await one() for _ in range(requests)])
+                cpu = (time.process_time() - cpu0) / requests * 1000
                 print(
                     f"sequential, {requests} requests: p50 {_pct(sequential, 50):.2f} ms  p90 {_pct(sequential, 90):.2f} ms  "
                     f"p95 {_pct(sequential, 95):.2f} ms  p99 {_pct(sequential, 99):.2f} ms  max {sequential[-1]:.2f} ms  "
-                    f"mean {statistics.mean(sequential):.2f} ms"
+                    f"mean {statistics.mean(sequential):.2f} ms; Python CPU {cpu:.1f} ms per request (client and server)"
                 )
                 sem = asyncio.Semaphore(concurrency)
 

@@ -5,7 +5,6 @@ from html import escape
 from typing import Any
 
 from services.forms.catalog import Compiled, Form
-from services.forms.schemas import PrefillResponse
 
 _CSS = """
 @page { size: A4; margin: 18mm 15mm; }
@@ -30,22 +29,26 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def render_html(cat: Compiled, form: Form, filled: PrefillResponse, *, application_ref: str | None) -> str:
+def render_html(cat: Compiled, form: Form, filled: dict[str, Any], *, application_ref: str | None) -> str:
     """The filled form as a print-ready HTML page (everything escaped)."""
     department = cat.departments.get(form.department, form.department)
     rows = []
-    for f in filled.fields:
-        mark = " ✓" if f.verified else ""
+    for f in filled["fields"]:
+        mark = " ✓" if f["verified"] else ""
         rows.append(
-            f"<tr><th>{escape(f.label_zh)}{'<span>*</span>' if f.required else ''}</th>"
-            f"<td data-key=\"{escape(f.key)}\">{escape(_text(f.value))}"
+            f"<tr><th>{escape(f['label_zh'])}{'<span>*</span>' if f['required'] else ''}</th>"
+            f"<td data-key=\"{escape(f['key'])}\">{escape(_text(f['value']))}"
             f"<span class=\"src\">{escape(mark)}</span></td></tr>"
         )
     materials = [
-        f"<tr><th>{escape(m.name)}</th><td>"
-        + (f"☑ 已由电子证照 {escape(m.licence_no or '')} 核验，免于提交" if m.satisfied else "☐ 须提交" + ("（可容缺）" if m.tolerable_missing else ""))
+        f"<tr><th>{escape(m['name'])}</th><td>"
+        + (
+            f"☑ 已由电子证照 {escape(m['licence_no'] or '')} 核验，免于提交"
+            if m["satisfied"]
+            else "☐ 须提交" + ("（可容缺）" if m["tolerable_missing"] else "")
+        )
         + "</td></tr>"
-        for m in filled.materials
+        for m in filled["materials"]
     ]
     ref = f" · 申请编号 {escape(application_ref)}" if application_ref else ""
     return f"""<!DOCTYPE html>

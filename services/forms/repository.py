@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Row, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,12 +70,13 @@ async def record_values(session: AsyncSession, *, applicant_id: str, rows: list[
     )
 
 
-async def current_values(session: AsyncSession, *, applicant_id: str, keys: list[str] | None = None) -> dict[str, ProfileValue]:
-    """The best known values of an applicant, by field key (only ``keys`` if given)."""
-    query = select(ProfileValue).where(ProfileValue.applicant_id == applicant_id)
+async def current_values(session: AsyncSession, *, applicant_id: str, keys: list[str] | None = None) -> dict[str, Row[Any]]:
+    """The best known values of an applicant, by field key (only ``keys`` if given); plain rows (hot path)."""
+    table = ProfileValue.__table__
+    query = select(table).where(table.c.applicant_id == applicant_id)
     if keys is not None:
-        query = query.where(ProfileValue.field_key.in_(keys))
-    return {row.field_key: row for row in (await session.execute(query)).scalars()}
+        query = query.where(table.c.field_key.in_(keys))
+    return {row.field_key: row for row in await session.execute(query)}
 
 
 async def withdraw_licence_values(session: AsyncSession, *, licence_no: str) -> None:
@@ -110,20 +111,19 @@ async def withdraw_licence_values(session: AsyncSession, *, licence_no: str) -> 
             setattr(row, attr, getattr(best, attr))
 
 
-async def valid_licences(session: AsyncSession, *, holder_id: str, on: date) -> dict[str, Licence]:
-    """Valid licences of a holder on ``on``, the newest per licence type."""
-    rows = (
-        await session.execute(
-            select(Licence)
-            .where(
-                Licence.holder_id == holder_id,
-                Licence.status == "valid",
-                Licence.valid_from <= on,
-                or_(Licence.valid_until.is_(None), Licence.valid_until >= on),
-            )
-            .order_by(Licence.issued_at)
+async def valid_licences(session: AsyncSession, *, holder_id: str, on: date) -> dict[str, Row[Any]]:
+    """Valid licences of a holder on ``on``, the newest per licence type; plain rows (hot path)."""
+    table = Licence.__table__
+    rows = await session.execute(
+        select(table.c.licence_no, table.c.licence_type)
+        .where(
+            table.c.holder_id == holder_id,
+            table.c.status == "valid",
+            table.c.valid_from <= on,
+            or_(table.c.valid_until.is_(None), table.c.valid_until >= on),
         )
-    ).scalars()
+        .order_by(table.c.issued_at)
+    )
     return {row.licence_type: row for row in rows}
 
 
@@ -165,8 +165,8 @@ async def add_read(
     application_ref: str | None,
     subject: str | None,
 ) -> None:
-    session.add(
-        ProfileRead(
+    await session.execute(
+        insert(ProfileRead).values(
             applicant_id=applicant_id,
             reader=reader[:100],
             roles=",".join(sorted(roles))[:200],

@@ -1,9 +1,10 @@
 """Forms HTTP endpoints (thin; rules live in service.py)."""
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from services.forms import render, service
 from services.forms.schemas import (
@@ -139,12 +140,15 @@ async def bundle_form(code: str, session: SessionDep, version: VersionQuery = No
 # ---- prefill, validation, printing ----------------------------------------------------------------
 
 
-@forms.post("/prefill", dependencies=[require(Role.CLERK, Role.SERVICE, Role.APPLICANT)])
-async def prefill(body: PrefillRequest, session: SessionDep, principal: PrincipalDep) -> PrefillResponse:
+@forms.post(
+    "/prefill", dependencies=[require(Role.CLERK, Role.SERVICE, Role.APPLICANT)], response_model=PrefillResponse
+)
+async def prefill(body: PrefillRequest, session: SessionDep, principal: PrincipalDep) -> Response:
     """The form of a matter or bundle filled from the applicant's profile (values unmasked: the clerk fills
     the form), each value with its source and provenance; verified values are not editable; materials
     valid electronic licences satisfy are checked off. Every call is an audited read of the profile."""
-    return await service.prefill(session, principal=principal, request=body)
+    filled = await service.prefill(session, principal=principal, request=body)
+    return Response(json.dumps(filled, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
 
 
 @forms.post("/validate", dependencies=[require(Role.CLERK, Role.SERVICE, Role.APPLICANT)])
