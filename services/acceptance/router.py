@@ -79,7 +79,7 @@ async def list_applications(
     hall: Annotated[str | None, Query(max_length=40)] = None,
     status: Annotated[str | None, Query(max_length=30)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
 ) -> list[ApplicationSummary]:
     """Applications by applicant (progress for staff) or by hall; applicants see only their own. Masked."""
     halls: list[str] | None

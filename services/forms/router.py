@@ -3,7 +3,7 @@
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from services.forms import render, service
@@ -57,20 +57,20 @@ async def list_versions(session: SessionDep) -> list[VersionOut]:
 
 
 @catalog.get("/versions/{version}", dependencies=[require(Role.CATALOG_ADMIN, Role.AUDITOR)])
-async def get_version(version: int, session: SessionDep) -> dict[str, Any]:
+async def get_version(version: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep) -> dict[str, Any]:
     """One version with its catalogue file."""
     row = await service.get_version(session, version=version)
     return _version_out(row).model_dump(mode="json") | {"content": row.content}
 
 
 @catalog.put("/versions/{version}", dependencies=[require(Role.CATALOG_ADMIN)])
-async def replace_draft(version: int, body: CatalogFile, session: SessionDep) -> VersionOut:
+async def replace_draft(version: Annotated[int, Path(ge=1, le=2**31 - 1)], body: CatalogFile, session: SessionDep) -> VersionOut:
     """Replace a draft's catalogue file; published versions never change (409)."""
     return _version_out(await service.replace_draft(session, version=version, content=body))
 
 
 @catalog.post("/versions/{version}/publish", dependencies=[require(Role.CATALOG_ADMIN)])
-async def publish(version: int, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+async def publish(version: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Publish a draft: emits catalog.* events for every matter and bundle, then catalog.version_published."""
     published = await service.publish(session, version=version, outbox=runtime.outbox, by=principal.sub)
     return {"version": published.version, "status": published.status}
@@ -214,7 +214,7 @@ async def access_log(
     session: SessionDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
 ) -> AccessLog:
     """Who read this applicant's data, in which role, for which application, when (newest first)."""
     return await service.access_log(session, principal=principal, applicant_id=applicant_id, limit=limit, offset=offset)
