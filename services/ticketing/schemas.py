@@ -2,11 +2,26 @@
 
 import uuid
 from datetime import date, datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
+
+
+def _local_time(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a local wall-clock time without offset, e.g. 08:30")
+    return value
+
+
+# Wall-clock time in the hall's zone. JSON Schema's "time" format (RFC 3339) requires an offset, so
+# the schema states the pattern instead; an offset in a request is a field error, not a 500.
+LocalTime = Annotated[
+    time,
+    AfterValidator(_local_time),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", "examples": ["08:30"]}),
+]
 
 
 class _Request(BaseModel):
@@ -25,8 +40,8 @@ class HallIn(_Request):
     """A hall and its zones (PUT replaces the hall's settings; windows are managed separately)."""
 
     name: str = Field(min_length=1, max_length=200)
-    opens_at: time = time(8, 30)
-    closes_at: time = time(17, 30)
+    opens_at: LocalTime = time(8, 30)
+    closes_at: LocalTime = time(17, 30)
     open_days: Literal["workdays", "all"] = "workdays"
     starve_after_minutes: int = Field(default=30, ge=1, le=600)
     appointment_early_minutes: int = Field(default=30, ge=0, le=240)
@@ -45,8 +60,8 @@ class HallIn(_Request):
 class HallOut(BaseModel):
     code: str
     name: str
-    opens_at: time
-    closes_at: time
+    opens_at: LocalTime
+    closes_at: LocalTime
     open_days: str
     starve_after_minutes: int
     appointment_early_minutes: int
