@@ -43,6 +43,9 @@ def _version_out(row: Any) -> VersionOut:
 # ---- catalogue administration --------------------------------------------------------------------
 
 
+VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
 @catalog.post("/versions", status_code=201, dependencies=[require(Role.CATALOG_ADMIN)])
 async def create_draft(body: CatalogFile, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Store a catalogue file (reference format) as a new draft version; checks every cross-reference."""
@@ -57,20 +60,20 @@ async def list_versions(session: SessionDep) -> list[VersionOut]:
 
 
 @catalog.get("/versions/{version}", dependencies=[require(Role.CATALOG_ADMIN, Role.AUDITOR)])
-async def get_version(version: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep) -> dict[str, Any]:
+async def get_version(version: VersionPath, session: SessionDep) -> dict[str, Any]:
     """One version with its catalogue file."""
     row = await service.get_version(session, version=version)
     return _version_out(row).model_dump(mode="json") | {"content": row.content}
 
 
 @catalog.put("/versions/{version}", dependencies=[require(Role.CATALOG_ADMIN)])
-async def replace_draft(version: Annotated[int, Path(ge=1, le=2**31 - 1)], body: CatalogFile, session: SessionDep) -> VersionOut:
+async def replace_draft(version: VersionPath, body: CatalogFile, session: SessionDep) -> VersionOut:
     """Replace a draft's catalogue file; published versions never change (409)."""
     return _version_out(await service.replace_draft(session, version=version, content=body))
 
 
 @catalog.post("/versions/{version}/publish", dependencies=[require(Role.CATALOG_ADMIN)])
-async def publish(version: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+async def publish(version: VersionPath, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Publish a draft: emits catalog.* events for every matter and bundle, then catalog.version_published."""
     published = await service.publish(session, version=version, outbox=runtime.outbox, by=principal.sub)
     return {"version": published.version, "status": published.status}
@@ -78,7 +81,9 @@ async def publish(version: Annotated[int, Path(ge=1, le=2**31 - 1)], session: Se
 
 # ---- the published catalogue (public information) -------------------------------------------------
 
-VersionQuery = Annotated[int | None, Query(ge=1, description="Default: the newest published version.")]
+VersionQuery = Annotated[
+    int | None, Query(ge=1, le=2**31 - 1, description="Default: the newest published version.")
+]
 
 
 @catalog.get("/fields", dependencies=[public()])
