@@ -99,11 +99,25 @@ def mint_token_cmd(
     keys_dir: Path = typer.Option(ROOT / "var" / "keys", help="Embedded issuer keys."),
     ttl: int = typer.Option(8 * 3600, help="Seconds."),
 ) -> None:
-    """Mint a token from the embedded issuer's key (for integrators trying the API)."""
-    from shared.auth import load_or_create_keys, mint_token
+    """Mint a token from the embedded issuer's key (for integrators trying the API); audited on stderr."""
+    import logging
+    import sys
 
+    from shared.auth import Role, audit, load_or_create_keys, mint_token
+    from shared.observability import configure_logging
+
+    unknown = sorted(set(role) - {str(r) for r in Role})
+    if unknown:
+        raise typer.BadParameter(f"unknown role(s) {unknown}; known: {', '.join(sorted(str(r) for r in Role))}")
+    configure_logging(service="cli")
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)  # stdout carries only the token
     key, _ = load_or_create_keys(keys_dir)
-    typer.echo(mint_token(key, sub=sub, roles=role, halls=hall, departments=department, ttl_seconds=ttl))
+    token = mint_token(key, sub=sub, roles=role, halls=hall, departments=department, ttl_seconds=ttl)
+    audit("token_minted", via="cli", sub=sub, roles=role, halls=hall, departments=department, ttl_seconds=ttl,
+          user=os.environ.get("USER"))
+    typer.echo(token)
 
 
 if __name__ == "__main__":
