@@ -18,10 +18,15 @@ from services.forms.schemas import (
     VerificationRequest,
     VersionOut,
 )
+from services.forms.schemas import INT32, NO_NUL
 from shared.auth import Principal, Role, current_principal, public, require
 from shared.service_app import RuntimeDep, SessionDep
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+VersionPath = Annotated[int, Path(ge=1, le=INT32)]
+ApplicantPath = Annotated[str, Path(min_length=1, max_length=32, pattern=NO_NUL)]
+CodePath = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_NUL)]
+RefQuery = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
 
 catalog = APIRouter(prefix="/catalog", tags=["catalogue"])
 forms = APIRouter(tags=["prefill and forms"])
@@ -129,14 +134,14 @@ def _form_out(cat: Any, form: Any) -> dict[str, Any]:
 
 
 @catalog.get("/matters/{code}/form", dependencies=[public()])
-async def matter_form(code: str, session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
+async def matter_form(code: CodePath, session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
     """The empty form of a matter: its fields in template order and its materials."""
     cat = await service.compiled(session, version=version)
     return _form_out(cat, service.form_of(cat, matter=code, bundle=None))
 
 
 @catalog.get("/bundles/{code}/form", dependencies=[public()])
-async def bundle_form(code: str, session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
+async def bundle_form(code: CodePath, session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
     """The empty form of a bundle: the union of its members' forms, each field and material once."""
     cat = await service.compiled(session, version=version)
     return _form_out(cat, service.form_of(cat, matter=None, bundle=code))
@@ -169,11 +174,11 @@ async def validate(body: ValidateRequest, session: SessionDep, principal: Princi
     response_class=HTMLResponse,
 )
 async def print_form(
-    code: str,
+    code: CodePath,
     session: SessionDep,
     principal: PrincipalDep,
-    applicant_id: Annotated[str, Query(min_length=1, max_length=32)],
-    application_ref: Annotated[str | None, Query(max_length=64)] = None,
+    applicant_id: Annotated[str, Query(min_length=1, max_length=32, pattern=NO_NUL)],
+    application_ref: RefQuery = None,
     catalog_version: VersionQuery = None,
 ) -> HTMLResponse:
     """The filled application form of a matter or bundle, print-ready HTML for signature (表单自动套打)."""
@@ -193,10 +198,10 @@ async def print_form(
 
 @profiles.get("/{applicant_id}", dependencies=[require(Role.CLERK, Role.AUDITOR, Role.APPLICANT)])
 async def get_profile(
-    applicant_id: str,
+    applicant_id: ApplicantPath,
     session: SessionDep,
     principal: PrincipalDep,
-    application_ref: Annotated[str | None, Query(max_length=64)] = None,
+    application_ref: RefQuery = None,
 ) -> ProfileOut:
     """An applicant's stored values with provenance and licences; audited; masked for staff."""
     return await service.profile(session, principal=principal, applicant_id=applicant_id, application_ref=application_ref)
@@ -206,7 +211,7 @@ async def get_profile(
     "/{applicant_id}/verifications", status_code=201, dependencies=[require(Role.APPROVER, Role.SERVICE)]
 )
 async def verify(
-    applicant_id: str, body: VerificationRequest, session: SessionDep, principal: PrincipalDep
+    applicant_id: ApplicantPath, body: VerificationRequest, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """A department confirms values of an applicant (department-verified: locked at the desk from now on)."""
     count = await service.verify_values(session, principal=principal, applicant_id=applicant_id, request=body)
@@ -215,7 +220,7 @@ async def verify(
 
 @profiles.get("/{applicant_id}/access-log", dependencies=[require(Role.APPLICANT, Role.AUDITOR)])
 async def access_log(
-    applicant_id: str,
+    applicant_id: ApplicantPath,
     session: SessionDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

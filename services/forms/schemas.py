@@ -8,8 +8,31 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Code = Field(min_length=1, max_length=64)
 
 
+INT32 = 2**31 - 1
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text and JSONB cannot hold NUL characters
+
+
+def _reject_nul(value: Any, depth: int = 0) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+    elif isinstance(value, dict) and depth < 50:
+        for key, item in value.items():
+            _reject_nul(key, depth + 1)
+            _reject_nul(item, depth + 1)
+    elif isinstance(value, list) and depth < 50:
+        for item in value:
+            _reject_nul(item, depth + 1)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        _reject_nul(data)
+        return data
 
 
 # ---- the catalogue file (reference format) --------------------------------------------------------
@@ -119,7 +142,7 @@ class VersionOut(BaseModel):
 class _FormTarget(_Strict):
     matter: str | None = Field(default=None, max_length=64)
     bundle: str | None = Field(default=None, max_length=64)
-    catalog_version: int | None = Field(default=None, ge=1, description="Default: the latest published.")
+    catalog_version: int | None = Field(default=None, ge=1, le=INT32, description="Default: the latest published.")
 
     @model_validator(mode="after")
     def _one_target(self) -> "_FormTarget":

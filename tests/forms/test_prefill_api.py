@@ -166,3 +166,18 @@ async def test_profile_is_masked_for_staff_and_audited(forms, infra, catalog_ver
     log = (await forms.get(f"/profiles/{person}/access-log", headers=infra.auth("applicant", sub=person))).json()
     assert [(i["reader"], i["purpose"]) for i in log["items"]] == [(person, "profile"), ("auditor-2", "profile")]
     assert (await forms.get(f"/profiles/{new_id_number()}", headers=auditor)).status_code == 404
+
+
+async def test_text_postgresql_cannot_store_is_a_422_not_a_500(forms, infra, catalog_version) -> None:
+    person = new_id_number()
+    clerk = infra.auth("clerk", halls=["ZS-CITY"])
+    nul_ref = await forms.post("/prefill", json=_prefill(person, catalog_version, matter="RS-003", ref="A\x00B"), headers=clerk)
+    assert nul_ref.status_code == 422
+    approver = infra.auth("approver", departments=["RS"])
+    nul_value = await forms.post(
+        f"/profiles/{person}/verifications", json={"department": "RS", "values": {"person.address": "东区\x00"}}, headers=approver
+    )
+    assert nul_value.status_code == 422
+    admin = infra.auth("catalog_admin")
+    assert (await forms.post(f"/catalog/versions/{2**40}/publish", headers=admin)).status_code == 422
+    assert (await forms.get("/profiles/" + "1" * 40, headers=infra.auth("auditor"))).status_code == 422
