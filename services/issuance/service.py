@@ -33,9 +33,12 @@ from shared.events.licences import (
     ResultReady,
     ResultTransferred,
 )
+from shared.observability import get_logger
 from shared.outbox import Outbox
 from shared.privacy import mask_id_number, mask_name
 from shared.problems import Conflict, DomainError, FieldError, Forbidden, NotFound, Unprocessable
+
+log = get_logger(__name__)
 
 LICENCE_FORMAT = "onewindow-licence/1"
 # Form fields that may appear on a licence; personal contact data and ID numbers never do.
@@ -669,13 +672,17 @@ async def licence_for_verification(session: AsyncSession, *, licence_no: str) ->
 async def licence_for_reader(session: AsyncSession, *, licence_no: str, principal: Principal) -> Licence:
     """The full licence for its holder, its issuing department, issuance clerks and auditors."""
     licence = await licence_for_verification(session, licence_no=licence_no)
-    if principal.has("issuance_clerk", "auditor"):
-        return licence
-    if principal.applicant_id is not None and principal.applicant_id == licence.holder_id:
-        return licence
-    if principal.has("approver") and principal.may_act_for_department(licence.issuing_department):
-        return licence
-    raise NotFound("no licence with this number in the library")  # do not confirm it exists
+    allowed = (
+        principal.has("issuance_clerk", "auditor")
+        or (principal.applicant_id is not None and principal.applicant_id == licence.holder_id)
+        or (principal.has("approver") and principal.may_act_for_department(licence.issuing_department))
+    )
+    if not allowed:
+        raise NotFound("no licence with this number in the library")  # do not confirm it exists
+    log.info(
+        "licence read", licence_no=licence.licence_no, reader=principal.sub, roles=sorted(principal.roles)
+    )
+    return licence
 
 
 async def check_document(
