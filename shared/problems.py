@@ -114,6 +114,24 @@ def install_problem_handlers(app: FastAPI) -> None:
             **exc.extra,
         )
 
+    from sqlalchemy.exc import DBAPIError
+
+    @app.exception_handler(DBAPIError)
+    async def _database_rejected_value(request: Request, exc: DBAPIError) -> JSONResponse:
+        """A value PostgreSQL cannot hold (NUL character, integer or date out of range) is the client's 422."""
+        if not _is_data_error(exc):
+            raise exc  # anything else stays a server error, logged with its traceback
+        return problem_response(
+            Problem(
+                type="https://onewindow.example/problems/validation",
+                title="Invalid request",
+                status=422,
+                detail="a value is out of range or contains characters that cannot be stored (e.g. NUL)",
+                instance=request.url.path,
+                code="validation_error",
+            )
+        )
+
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     @app.exception_handler(StarletteHTTPException)
@@ -122,3 +140,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             Problem(title=str(exc.detail), status=exc.status_code, instance=request.url.path),
             headers=getattr(exc, "headers", None),
         )
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """True if the driver refused a parameter value (SQLSTATE class 22, or asyncpg's own range checks)."""
+    import asyncpg
+
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, asyncpg.exceptions.DataError):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
