@@ -4,6 +4,9 @@ from datetime import timedelta
 
 from forms_helpers import field_map, new_credit_code, new_id_number, now, stored_licence, stored_value, today
 
+from sqlalchemy import select
+
+from services.forms.models import ProfileValueHistory
 from shared.events.applications import AcceptedItem, Applicant, ApplicationAccepted
 from shared.events.licences import LicenceIssued, LicenceRevoked
 from shared.infra import wait_for
@@ -197,3 +200,25 @@ async def test_department_verified_values_outrank_later_declarations(forms, infr
     assert fields["person.name"]["value"] == "张三" and fields["person.mobile"]["value"] == "13900001111"
     assert fields["person.birth_date"]["value"] == "1990-03-07" and fields["person.gender"]["value"] == "男"
     assert body["missing_fields"] == ["ss.bank"]
+
+
+async def test_an_older_application_arriving_late_does_not_overwrite_a_newer_value(forms, infra, emit, catalog_version) -> None:
+    person = new_id_number(male=False)
+    applicant = Applicant(type="natural_person", id_number=person, name="陈七")
+    newer = _accepted(applicant, matter="RS-003", values={"person.mobile": "13700000002"}, app_id=f"new-{person}", version=catalog_version)
+    older = _accepted(applicant, matter="RS-003", values={"person.mobile": "13700000001"}, app_id=f"old-{person}", version=catalog_version)
+    older.accepted_at = newer.accepted_at - timedelta(days=30)
+    await emit(newer, producer="acceptance")
+    await emit(older, producer="acceptance")
+
+    async def both_seen() -> bool:
+        async with forms.app.state.runtime.sessionmaker() as session:
+            rows = (await session.execute(
+                select(ProfileValueHistory.application_ref).where(
+                    ProfileValueHistory.applicant_id == person, ProfileValueHistory.field_key == "person.mobile")
+            )).scalars().all()
+        return len(rows) == 2
+
+    await wait_for(both_seen, timeout=40, message="both applications consumed")
+    current = await stored_value(forms, person, "person.mobile")
+    assert current is not None and current.value == "13700000002" and current.application_ref == f"new-{person}"
