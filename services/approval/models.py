@@ -48,6 +48,9 @@ class Application(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | decided
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The flow's correlation id (from application.accepted): every approval event of this application
+    # carries it, also when an approver's request or the sweep causes the event.
+    correlation_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class Task(Base):

@@ -43,6 +43,13 @@ async def get_application(session: AsyncSession, *, application_id: str) -> Appl
     return await session.get(Application, application_id)
 
 
+async def flow_correlation(session: AsyncSession, *, application_id: str) -> str | None:
+    """The correlation id the application's flow started with (None: the current one is used)."""
+    return (
+        await session.execute(select(Application.correlation_id).where(Application.application_id == application_id))
+    ).scalar()
+
+
 async def lock_application(session: AsyncSession, *, application_id: str) -> Application | None:
     """Lock the application row: every change of its tasks is serialised through it."""
     return (

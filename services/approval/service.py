@@ -33,6 +33,7 @@ from shared.events.approvals import (
     DecisionRevoked,
     SupplementRequested,
 )
+from shared import context
 from shared.events.envelope import uuid7
 from shared.observability import get_logger
 from shared.outbox import Outbox
@@ -147,6 +148,7 @@ async def open_tasks(
             "bundle_code": event.bundle_code,
             "item_ids": [item.item_id for item in event.items],
             "status": "open",
+            "correlation_id": context.correlation_id.get(),  # the consumer set it from the envelope
         },
     )
     accepted_on = clock.local_date(event.accepted_at)
@@ -453,7 +455,8 @@ async def decide(
         application.decided_at = now
     await outbox.add(
         session,
-        ApprovalDecided(
+        correlation_id=await repository.flow_correlation(session, application_id=task.application_id),
+        event=ApprovalDecided(
             application_id=task.application_id,
             item_id=task.item_id,
             task_id=task.id,
@@ -532,7 +535,8 @@ async def request_supplement(
     )
     await outbox.add(
         session,
-        SupplementRequested(
+        correlation_id=await repository.flow_correlation(session, application_id=task.application_id),
+        event=SupplementRequested(
             application_id=task.application_id,
             item_id=task.item_id,
             task_id=task.id,
@@ -656,7 +660,8 @@ async def sweep(
         )
         await outbox.add(
             session,
-            ApprovalOverdue(
+            correlation_id=await repository.flow_correlation(session, application_id=task.application_id),
+            event=ApprovalOverdue(
                 application_id=task.application_id,
                 item_id=task.item_id,
                 task_id=task.id,
@@ -958,7 +963,8 @@ async def record_post_check(
         task.status = "revoked"
         await outbox.add(
             session,
-            DecisionRevoked(
+            correlation_id=await repository.flow_correlation(session, application_id=task.application_id),
+            event=DecisionRevoked(
                 application_id=task.application_id,
                 item_id=task.item_id,
                 task_id=task.id,
