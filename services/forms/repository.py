@@ -187,3 +187,23 @@ async def reads(session: AsyncSession, *, applicant_id: str, limit: int, offset:
             .offset(offset)
         )
     ).scalars().all()
+
+
+async def list_profiles(session: AsyncSession, *, applicant_type: str | None, limit: int, offset: int) -> list[Row[Any]]:
+    """Profiles, most recently updated first, with how many values each holds."""
+    counts = (
+        select(ProfileValue.applicant_id, func.count().label("values"), func.count().filter(ProfileValue.verified).label("verified"))
+        .group_by(ProfileValue.applicant_id)
+        .subquery()
+    )
+    query = (
+        select(Profile.applicant_id, Profile.applicant_type, Profile.updated_at,
+               func.coalesce(counts.c["values"], 0).label("values"), func.coalesce(counts.c.verified, 0).label("verified"))
+        .outerjoin(counts, counts.c.applicant_id == Profile.applicant_id)
+        .order_by(Profile.updated_at.desc(), Profile.applicant_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if applicant_type is not None:
+        query = query.where(Profile.applicant_type == applicant_type)
+    return list(await session.execute(query))

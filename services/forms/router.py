@@ -1,7 +1,7 @@
 """Forms HTTP endpoints (thin; rules live in service.py)."""
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
@@ -13,6 +13,7 @@ from services.forms.schemas import (
     PrefillRequest,
     PrefillResponse,
     ProfileOut,
+    ProfilePage,
     ValidateRequest,
     ValidateResponse,
     VerificationRequest,
@@ -194,6 +195,17 @@ async def print_form(
 
 
 # ---- profiles ----------------------------------------------------------------------------------
+
+
+@profiles.get("", dependencies=[require(Role.AUDITOR)])
+async def list_profiles(
+    session: SessionDep,
+    applicant_type: Annotated[Literal["natural_person", "legal_person"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> ProfilePage:
+    """Profiles in the store, newest first: identifiers masked, value counts only (no values)."""
+    return await service.list_profiles(session, applicant_type=applicant_type, limit=limit, offset=offset)
 
 
 @profiles.get("/{applicant_id}", dependencies=[require(Role.CLERK, Role.AUDITOR, Role.APPLICANT)])

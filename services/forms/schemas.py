@@ -259,3 +259,17 @@ class AccessLogEntry(BaseModel):
 class AccessLog(BaseModel):
     applicant_id: str
     items: list[AccessLogEntry]
+
+
+class ProfileSummary(BaseModel):
+    applicant_id: str  # masked
+    applicant_type: str
+    values: int
+    verified: int
+    updated_at: datetime
+
+
+class ProfilePage(BaseModel):
+    items: list[ProfileSummary]
+    limit: int
+    offset: int

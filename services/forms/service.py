@@ -27,6 +27,8 @@ from services.forms.schemas import (
     CatalogFile,
     LicenceOut,
     PrefillRequest,
+    ProfilePage,
+    ProfileSummary,
     ProfileOut,
     ProfileValueOut,
     Provenance,
@@ -632,6 +634,32 @@ async def profile(session: AsyncSession, *, principal: Principal, applicant_id: 
         applicant_type=row.applicant_type,
         values=values,
         licences=licences,
+    )
+
+
+def mask_identifier(applicant_id: str) -> str:
+    """An ID number or credit code masked for lists: 6 leading and 4 trailing characters."""
+    return mask_id_number(applicant_id) or ""
+
+
+async def list_profiles(
+    session: AsyncSession, *, applicant_type: str | None, limit: int, offset: int
+) -> ProfilePage:
+    """Profiles for auditors: identifiers masked, no values."""
+    rows = await repository.list_profiles(session, applicant_type=applicant_type, limit=limit, offset=offset)
+    return ProfilePage(
+        items=[
+            ProfileSummary(
+                applicant_id=mask_identifier(r.applicant_id),
+                applicant_type=r.applicant_type,
+                values=r.values,
+                verified=r.verified,
+                updated_at=r.updated_at,
+            )
+            for r in rows
+        ],
+        limit=limit,
+        offset=offset,
     )
 
 

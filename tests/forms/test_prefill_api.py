@@ -181,3 +181,15 @@ async def test_text_postgresql_cannot_store_is_a_422_not_a_500(forms, infra, cat
     admin = infra.auth("catalog_admin")
     assert (await forms.post(f"/catalog/versions/{2**40}/publish", headers=admin)).status_code == 422
     assert (await forms.get("/profiles/" + "1" * 40, headers=infra.auth("auditor"))).status_code == 422
+
+
+async def test_profile_list_is_for_auditors_and_masks_identifiers(forms, infra) -> None:
+    person = new_id_number()
+    approver = infra.auth("approver", departments=["RS"])
+    await forms.post(f"/profiles/{person}/verifications", json={"department": "RS", "values": {"person.mobile": "13812340000"}}, headers=approver)
+    listed = await forms.get("/profiles", params={"applicant_type": "natural_person", "limit": 200}, headers=infra.auth("auditor"))
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert person not in listed.text and "13812340000" not in listed.text
+    assert any(i["applicant_id"] == person[:6] + "********" + person[-4:] and i["verified"] == 1 for i in items)
+    assert (await forms.get("/profiles", headers=infra.auth("clerk", halls=["ZS-CITY"]))).status_code == 403
