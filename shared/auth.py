@@ -97,7 +97,13 @@ class Principal:
     def check_department(self, department: str | None) -> None:
         """403 unless the caller serves ``department``."""
         if not self.may_act_for_department(department):
-            audit("scope_denied", scope="department", department=department, sub=self.sub, roles=sorted(self.roles))
+            audit(
+                "scope_denied",
+                scope="department",
+                department=department,
+                sub=self.sub,
+                roles=sorted(self.roles),
+            )
             raise HTTPException(403, f"not allowed for department {department}")
 
     def check_applicant(self, applicant_id: str | None) -> None:
@@ -155,11 +161,21 @@ class Authenticator:
             )
         except (jwt.PyJWTError, ValueError, KeyError, OSError) as exc:
             raise HTTPException(
-                401, f"invalid token: {type(exc).__name__}", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                401,
+                f"invalid token: {type(exc).__name__}",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from exc
-        roles, halls, departments = claims.get("roles", []), claims.get("halls", []), claims.get("departments", [])
-        if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in (roles, halls, departments)):
-            raise HTTPException(401, "invalid token: malformed claims", headers={"WWW-Authenticate": "Bearer"})
+        roles, halls, departments = (
+            claims.get("roles", []),
+            claims.get("halls", []),
+            claims.get("departments", []),
+        )
+        if not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in (roles, halls, departments)
+        ):
+            raise HTTPException(
+                401, "invalid token: malformed claims", headers={"WWW-Authenticate": "Bearer"}
+            )
         return Principal(
             sub=str(claims["sub"]),
             roles=frozenset(claims.get("roles", [])),
@@ -198,7 +214,9 @@ def require(*roles: str) -> Any:
     if not allowed:
         raise ValueError("require() needs at least one role")
 
-    async def _check(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def _check(
+        request: Request, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
         if not principal.roles & allowed:
             request.state.audit_reason = "missing_role"
             raise HTTPException(403, f"requires one of the roles: {', '.join(sorted(allowed))}")
@@ -248,7 +266,9 @@ def rate_limiter(app: Any) -> RateLimiter:
     """The app's limiter (``app.state.rate_limiter``), created from its settings on first use."""
     limiter: RateLimiter | None = getattr(app.state, "rate_limiter", None)
     if limiter is None:
-        settings = getattr(app.state, "settings", None) or getattr(getattr(app.state, "runtime", None), "settings", None)
+        settings = getattr(app.state, "settings", None) or getattr(
+            getattr(app.state, "runtime", None), "settings", None
+        )
         limiter = RateLimiter(getattr(settings, "public_rate_limit_per_minute", DEFAULT_PUBLIC_RATE_LIMIT))
         app.state.rate_limiter = limiter
     return limiter
@@ -274,7 +294,9 @@ def public(*, rate_limited: bool = True) -> Any:
         wait = rate_limiter(request.app).take(key)
         if wait > 0:
             request.state.audit_reason = "rate_limited"
-            raise HTTPException(429, "too many requests", headers={"Retry-After": str(max(1, math.ceil(wait)))})
+            raise HTTPException(
+                429, "too many requests", headers={"Retry-After": str(max(1, math.ceil(wait)))}
+            )
         return None
 
     _public.policy = {"public": True, "rate_limited": rate_limited}  # type: ignore[attr-defined]
@@ -357,7 +379,11 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}, "type": {"type": "string"}},
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
                 "required": ["field", "message"],
             },
         },
@@ -407,7 +433,9 @@ def _install_openapi_policies(app: FastAPI) -> None:
                     responses["422"] = _problem("Invalid request (field-level errors)")
                 if policy.get("roles"):
                     responses.setdefault("401", _problem("Missing, expired or invalid bearer token"))
-                    responses.setdefault("403", _problem(f"Requires one of: {', '.join(policy['roles'])}, in scope"))
+                    responses.setdefault(
+                        "403", _problem(f"Requires one of: {', '.join(policy['roles'])}, in scope")
+                    )
                     operation["x-roles"] = policy["roles"]
                 elif policy.get("rate_limited"):
                     responses.setdefault("429", _problem("Rate limited; see Retry-After"))
@@ -447,7 +475,11 @@ def generate_signing_key() -> SigningKey:
 def load_or_create_keys(directory: Path) -> tuple[SigningKey, Path]:
     """Keys of the embedded issuer under ``directory`` (created once); returns the key and JWKS path."""
     directory.mkdir(parents=True, exist_ok=True)
-    pem_path, kid_path, jwks_path = directory / "issuer.pem", directory / "issuer.kid", directory / "jwks.json"
+    pem_path, kid_path, jwks_path = (
+        directory / "issuer.pem",
+        directory / "issuer.kid",
+        directory / "jwks.json",
+    )
     if not pem_path.exists():
         key = generate_signing_key()
         pem_path.write_bytes(key.private_pem)

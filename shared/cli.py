@@ -106,9 +106,10 @@ def mint_token_cmd(
     from shared.auth import Role, audit, load_or_create_keys, mint_token
     from shared.observability import configure_logging
 
-    unknown = sorted(set(role) - {str(r) for r in Role})
+    known = sorted(str(r) for r in Role)
+    unknown = sorted(set(role) - set(known))
     if unknown:
-        raise typer.BadParameter(f"unknown role(s) {unknown}; known: {', '.join(sorted(str(r) for r in Role))}")
+        raise typer.BadParameter(f"unknown role(s) {unknown}; known: {', '.join(known)}")
     configure_logging(service="cli")
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler):

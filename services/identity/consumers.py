@@ -19,5 +19,9 @@ def make_consumers(issuer: service.Issuer) -> list[ConsumerSpec]:
         )
 
     return [
-        ConsumerSpec(group="identity", streams=["applications"], handlers={ApplicationAccepted.TYPE: on_application_accepted})
+        ConsumerSpec(
+            group="identity",
+            streams=["applications"],
+            handlers={ApplicationAccepted.TYPE: on_application_accepted},
+        )
     ]

@@ -18,8 +18,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     app = create_service_app(
         settings=settings,
         title="OneWindow identity",
-        description="Embedded token issuer: staff and device login against the seed accounts, applicant login "
-        "with a one-time SMS code, JWKS and OpenID Connect discovery, and the security audit log. In "
+        description="Embedded token issuer: staff and device login against the seed accounts, applicant "
+        "login with a one-time SMS code, JWKS and OpenID Connect discovery, and the security audit log. In "
         "production, point every service at an external OpenID Connect provider instead (docs/security.md).",
         backbone=backbone,
         routers=[router.router],

@@ -28,7 +28,9 @@ async def count_events(session: AsyncSession, *, subject: str, action: str, sinc
 
 async def last_event_at(session: AsyncSession, *, subject: str, actions: list[str]) -> datetime | None:
     """When ``subject`` last had one of ``actions``."""
-    stmt = select(func.max(SecurityEvent.at)).where(SecurityEvent.subject == subject, SecurityEvent.action.in_(actions))
+    stmt = select(func.max(SecurityEvent.at)).where(
+        SecurityEvent.subject == subject, SecurityEvent.action.in_(actions)
+    )
     return (await session.execute(stmt)).scalar_one()
 
 

@@ -34,12 +34,16 @@ def _refused(request: Request, refusal: service.Refusal) -> JSONResponse:
         headers = (headers or {}) | {"WWW-Authenticate": "Bearer"}
     request.state.audited = True  # the service wrote login_failed / login_locked itself
     return problem_response(
-        Problem(title=refusal.detail, status=refusal.status, detail=refusal.detail, instance=request.url.path),
+        Problem(
+            title=refusal.detail, status=refusal.status, detail=refusal.detail, instance=request.url.path
+        ),
         headers=headers,
     )
 
 
-@router.get("/.well-known/jwks.json", dependencies=[public(rate_limited=False)], summary="Public signing keys")
+@router.get(
+    "/.well-known/jwks.json", dependencies=[public(rate_limited=False)], summary="Public signing keys"
+)
 async def jwks(request: Request) -> dict[str, Any]:
     """The JSON Web Key Set every service verifies tokens against."""
     return request.app.state.issuer.key.jwks()
@@ -62,12 +66,28 @@ async def discovery(request: Request) -> dict[str, Any]:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["EdDSA"],
         "token_endpoint_auth_methods_supported": ["none"],
-        "claims_supported": ["iss", "aud", "exp", "iat", "nbf", "sub", "jti", "name", "roles", "halls", "departments"],
+        "claims_supported": [
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "sub",
+            "jti",
+            "name",
+            "roles",
+            "halls",
+            "departments",
+        ],
     }
 
 
 @router.post(
-    "/auth/login", dependencies=[public()], response_model=TokenResponse, responses=_REFUSED, summary="Staff login"
+    "/auth/login",
+    dependencies=[public()],
+    response_model=TokenResponse,
+    responses=_REFUSED,
+    summary="Staff login",
 )
 async def login(body: StaffLogin, request: Request, session: SessionDep) -> Any:
     """Staff and device accounts: username and password for a bearer token with roles, halls, departments."""
@@ -160,5 +180,6 @@ async def security_events(
     """Logins, failed logins, lock-outs and codes sent, newest first (subjects masked)."""
     rows, next_before = await service.list_events(session, action=action, before_id=before_id, limit=limit)
     return SecurityEventPage(
-        items=[SecurityEventRead.model_validate(r, from_attributes=True) for r in rows], next_before_id=next_before
+        items=[SecurityEventRead.model_validate(r, from_attributes=True) for r in rows],
+        next_before_id=next_before,
     )

@@ -29,7 +29,9 @@ ApplicantId = Annotated[
     Field(min_length=18, max_length=18, description="GB 11643 resident ID number or GB 32100 credit code"),
     AfterValidator(_applicant_id),
 ]
-Mobile = Annotated[str, Field(min_length=11, max_length=11, description="Mainland mobile number"), AfterValidator(_mobile)]
+Mobile = Annotated[
+    str, Field(min_length=11, max_length=11, description="Mainland mobile number"), AfterValidator(_mobile)
+]
 
 
 class StaffLogin(BaseModel):

@@ -129,18 +129,29 @@ async def login_staff(
     subject = username.strip().lower()
     now = datetime.now(UTC)
     window = timedelta(seconds=settings.login_lockout_seconds)
-    failures = await repository.count_events(session, subject=subject, action="login_failed", since=now - window)
+    failures = await repository.count_events(
+        session, subject=subject, action="login_failed", since=now - window
+    )
     if failures >= settings.login_max_failures:
         last = await repository.last_event_at(session, subject=subject, actions=["login_failed"])
         retry = max(1, math.ceil(((last or now) + window - now).total_seconds()))
-        await record_event(session, action="login_locked", subject=subject, subject_kind="staff", client_ip=client_ip)
+        await record_event(
+            session, action="login_locked", subject=subject, subject_kind="staff", client_ip=client_ip
+        )
         return Refusal(429, "too many failed logins; try again later", retry_after=retry)
     account = accounts.get(subject)
     ok = await asyncio.to_thread(verify_password, password, account.password_hash if account else DUMMY_HASH)
     if account is None or not ok or account.disabled:
-        reason = "unknown_account" if account is None else ("disabled" if account.disabled else "wrong_password")
+        reason = (
+            "unknown_account" if account is None else ("disabled" if account.disabled else "wrong_password")
+        )
         await record_event(
-            session, action="login_failed", subject=subject, subject_kind="staff", client_ip=client_ip, reason=reason
+            session,
+            action="login_failed",
+            subject=subject,
+            subject_kind="staff",
+            client_ip=client_ip,
+            reason=reason,
         )
         return Refusal(401, "wrong username or password")
     token = mint_token(
@@ -155,8 +166,14 @@ async def login_staff(
         ttl_seconds=settings.staff_token_ttl_seconds,
     )
     await record_event(
-        session, action="login_succeeded", subject=subject, subject_kind="staff", client_ip=client_ip,
-        roles=account.roles, halls=account.halls, departments=account.departments,
+        session,
+        action="login_succeeded",
+        subject=subject,
+        subject_kind="staff",
+        client_ip=client_ip,
+        roles=account.roles,
+        halls=account.halls,
+        departments=account.departments,
     )
     return TokenResponse(
         access_token=token,
@@ -212,10 +229,17 @@ async def request_code(
     if known:
         await sender.send_code(mobile=mobile, code=code, ttl_seconds=settings.otp_ttl_seconds)
     await record_event(
-        session, action="otp_sent" if known else "otp_withheld", subject=id_number, subject_kind="applicant",
+        session,
+        action="otp_sent" if known else "otp_withheld",
+        subject=id_number,
+        subject_kind="applicant",
         client_ip=client_ip,
     )
-    return CodeSent(challenge_id=challenge.id, expires_in=settings.otp_ttl_seconds, resend_after=settings.otp_resend_seconds)
+    return CodeSent(
+        challenge_id=challenge.id,
+        expires_in=settings.otp_ttl_seconds,
+        resend_after=settings.otp_resend_seconds,
+    )
 
 
 async def login_applicant(
@@ -253,7 +277,11 @@ async def login_applicant(
             reason = "wrong_code"
     if reason is not None or challenge is None:
         await record_event(
-            session, action="login_failed", subject=id_number, subject_kind="applicant", client_ip=client_ip,
+            session,
+            action="login_failed",
+            subject=id_number,
+            subject_kind="applicant",
+            client_ip=client_ip,
             reason=reason,
         )
         return Refusal(401, "invalid or expired code")
@@ -267,9 +295,15 @@ async def login_applicant(
         audience=settings.auth_audience,
         ttl_seconds=settings.applicant_token_ttl_seconds,
     )
-    await record_event(session, action="login_succeeded", subject=id_number, subject_kind="applicant", client_ip=client_ip)
+    await record_event(
+        session, action="login_succeeded", subject=id_number, subject_kind="applicant", client_ip=client_ip
+    )
     return TokenResponse(
-        access_token=token, expires_in=settings.applicant_token_ttl_seconds, roles=[Role.APPLICANT], halls=[], departments=[]
+        access_token=token,
+        expires_in=settings.applicant_token_ttl_seconds,
+        roles=[Role.APPLICANT],
+        halls=[],
+        departments=[],
     )
 
 

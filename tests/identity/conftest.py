@@ -13,7 +13,7 @@ from shared.infra import wait_for
 
 
 def identity_settings(infra, keys_dir: Path, **overrides) -> IdentitySettings:  # type: ignore[no-untyped-def]
-    """Identity settings for this run; the issuer key is the run's key, so every service accepts its tokens."""
+    """Identity settings for this run; the issuer key is the run's key, so all services accept them."""
     keys_dir.mkdir(parents=True, exist_ok=True)
     (keys_dir / "issuer.pem").write_bytes(infra.signing_key.private_pem)
     (keys_dir / "issuer.kid").write_text(infra.signing_key.kid)
@@ -29,7 +29,11 @@ async def identity(infra, tmp_path_factory) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
         await wait_for(lambda: runtime.started, timeout=60, message="identity start")
-        await wait_for(lambda: all(c.running for c in runtime.consumers), timeout=60, message="identity consumers")
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        await wait_for(
+            lambda: all(c.running for c in runtime.consumers), timeout=60, message="identity consumers"
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client

@@ -21,9 +21,16 @@ async def _accepted(identity, *, id_number: str, mobile: str) -> None:  # type: 
     """Publish application.accepted through the real broker (staged in identity's own outbox)."""
     runtime = identity.app.state.runtime
     event = ApplicationAccepted(
-        application_id=uuid.uuid4().hex, application_no="A-1", hall="ZS-CITY", collect_hall="ZS-CITY",
-        channel="counter", catalog_version=1, applicant=Applicant(type="natural_person", id_number=id_number,
-        name="张三", mobile=mobile), values={}, items=[], accepted_at=datetime.now(UTC),
+        application_id=uuid.uuid4().hex,
+        application_no="A-1",
+        hall="ZS-CITY",
+        collect_hall="ZS-CITY",
+        channel="counter",
+        catalog_version=1,
+        applicant=Applicant(type="natural_person", id_number=id_number, name="张三", mobile=mobile),
+        values={},
+        items=[],
+        accepted_at=datetime.now(UTC),
     )
     async with runtime.sessionmaker() as session, session.begin():
         await runtime.outbox.add(session, event)
@@ -42,7 +49,9 @@ async def test_code_login_gives_an_applicant_token_for_their_own_id(identity) ->
     async def code_sent():  # type: ignore[no-untyped-def]
         sender.codes.pop(MOBILE, None)
         answer = await _ask(identity, id_number)
-        return answer.json()["challenge_id"] if answer.status_code == 202 and sender.last_code(MOBILE) else None
+        return (
+            answer.json()["challenge_id"] if answer.status_code == 202 and sender.last_code(MOBILE) else None
+        )
 
     challenge = await wait_for(code_sent, timeout=30, interval=2.1, message="contact learnt and code sent")
     code = sender.last_code(MOBILE)
@@ -61,7 +70,12 @@ async def test_unknown_number_gets_the_same_answer_but_no_code(identity) -> None
     assert answer.status_code == 202 and set(answer.json()) == {"challenge_id", "expires_in", "resend_after"}
     assert sender.last_code("13700000000") is None
     for code in ("000000", "123456"):
-        body = {"challenge_id": answer.json()["challenge_id"], "id_number": id_number, "mobile": "13700000000", "code": code}
+        body = {
+            "challenge_id": answer.json()["challenge_id"],
+            "id_number": id_number,
+            "mobile": "13700000000",
+            "code": code,
+        }
         assert (await identity.post("/auth/applicant/token", json=body)).status_code == 401
 
 
@@ -72,7 +86,11 @@ async def test_wrong_codes_exhaust_the_challenge(identity) -> None:
 
     async def code_sent():  # type: ignore[no-untyped-def]
         answer = await _ask(identity, id_number, "13612345678")
-        return answer.json()["challenge_id"] if answer.status_code == 202 and sender.last_code("13612345678") else None
+        return (
+            answer.json()["challenge_id"]
+            if answer.status_code == 202 and sender.last_code("13612345678")
+            else None
+        )
 
     challenge = await wait_for(code_sent, timeout=30, interval=2.1, message="code sent")
     right = sender.last_code("13612345678")

@@ -18,8 +18,13 @@ async def test_login_gives_a_scoped_token_every_service_accepts(identity, forms,
     assert claims["exp"] - claims["iat"] == body["expires_in"]
     headers = {"Authorization": f"Bearer {body['access_token']}"}
     me = await identity.get("/auth/me", headers=headers)
-    assert me.json() == {"sub": "clerk.zs", "name": "前台综合受理员(市中心)", "roles": ["clerk"],
-                         "halls": ["ZS-CITY"], "departments": []}
+    assert me.json() == {
+        "sub": "clerk.zs",
+        "name": "前台综合受理员(市中心)",
+        "roles": ["clerk"],
+        "halls": ["ZS-CITY"],
+        "departments": [],
+    }
     # forms verifies it against the same JWKS: a clerk is authenticated there but not a catalogue admin
     assert (await forms.post("/catalog/versions", json={}, headers=headers)).status_code == 403
 
@@ -35,12 +40,16 @@ async def test_jwks_and_discovery_describe_the_issuer(identity, infra) -> None:
 
 async def test_wrong_password_is_refused_and_audited_without_the_password(identity, infra, caplog) -> None:
     with caplog.at_level(logging.INFO):
-        answer = await identity.post("/auth/login", json={"username": "approver.ga", "password": "guess-1234"})
+        answer = await identity.post(
+            "/auth/login", json={"username": "approver.ga", "password": "guess-1234"}
+        )
     assert answer.status_code == 401
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert "guess-1234" not in caplog.text
     auditor = infra.auth("auditor", sub="auditor-1")
-    events = (await identity.get("/auth/security-events", params={"action": "login_failed"}, headers=auditor)).json()
+    events = (
+        await identity.get("/auth/security-events", params={"action": "login_failed"}, headers=auditor)
+    ).json()
     mine = [e for e in events["items"] if e["subject"] == "approver.ga"]
     assert mine and mine[0]["detail"] == {"reason": "wrong_password"} and mine[0]["subject_kind"] == "staff"
     unknown = await identity.post("/auth/login", json={"username": "nobody", "password": "x"})
@@ -57,17 +66,23 @@ async def test_repeated_failures_lock_the_account_even_for_the_right_password(id
     other = await identity.post("/auth/login", json={"username": "kiosk.zs-01", "password": DEMO_PASSWORD})
     assert other.status_code == 200  # the lock is per account
     auditor = infra.auth("auditor", sub="auditor-1")
-    events = (await identity.get("/auth/security-events", params={"action": "login_locked"}, headers=auditor)).json()
+    events = (
+        await identity.get("/auth/security-events", params={"action": "login_locked"}, headers=auditor)
+    ).json()
     assert any(e["subject"] == "display.zs-a" for e in events["items"])
 
 
 async def test_security_events_are_for_auditors_only(identity, infra) -> None:
     assert (await identity.get("/auth/security-events")).status_code == 401
-    assert (await identity.get("/auth/security-events", headers=infra.auth("hall_admin", halls=["ZS-CITY"]))).status_code == 403
+    assert (
+        await identity.get("/auth/security-events", headers=infra.auth("hall_admin", halls=["ZS-CITY"]))
+    ).status_code == 403
 
 
 async def test_login_request_forbids_extra_fields(identity) -> None:
-    answer = await identity.post("/auth/login", json={"username": "clerk.zs", "password": "x", "roles": ["auditor"]})
+    answer = await identity.post(
+        "/auth/login", json={"username": "clerk.zs", "password": "x", "roles": ["auditor"]}
+    )
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] == "roles"
 
@@ -81,5 +96,13 @@ def test_seed_file_holds_only_hashes() -> None:
     assert all(DEMO_PASSWORD not in json.dumps(a) for a in raw["accounts"])
     accounts = load_staff(path=path)
     assert {r for a in accounts.values() for r in a.roles} >= {
-        "clerk", "approver", "liaison", "issuance_clerk", "hall_admin", "catalog_admin", "auditor", "kiosk", "display"
+        "clerk",
+        "approver",
+        "liaison",
+        "issuance_clerk",
+        "hall_admin",
+        "catalog_admin",
+        "auditor",
+        "kiosk",
+        "display",
     }

@@ -70,11 +70,18 @@ def _collect() -> list[RouteCase]:
             for method in methods:
                 operation = paths.get(route.path_format, {}).get(method.lower(), {})
                 params = {
-                    p["name"]: p.get("schema", {}) for p in operation.get("parameters", []) if p.get("in") == "path"
+                    p["name"]: p.get("schema", {})
+                    for p in operation.get("parameters", [])
+                    if p.get("in") == "path"
                 }
                 cases.append(
                     RouteCase(
-                        service, method, route.path_format, policy, methods == ["WEBSOCKET"], params,
+                        service,
+                        method,
+                        route.path_format,
+                        policy,
+                        methods == ["WEBSOCKET"],
+                        params,
                         getattr(route, "body_field", None),
                     )
                 )
@@ -112,8 +119,16 @@ def _b64(data: dict[str, Any]) -> str:
 
 def _alg_none(kid: str, roles: list[str]) -> str:
     now = int(time.time())
-    claims = {"iss": "onewindow-dev-issuer", "aud": "onewindow", "sub": "mallory", "iat": now, "exp": now + 600,
-              "roles": roles, "halls": ["*"], "departments": ["*"]}
+    claims = {
+        "iss": "onewindow-dev-issuer",
+        "aud": "onewindow",
+        "sub": "mallory",
+        "iat": now,
+        "exp": now + 600,
+        "roles": roles,
+        "halls": ["*"],
+        "departments": ["*"],
+    }
     return f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{_b64(claims)}."
 
 
@@ -207,18 +222,23 @@ async def test_protected_route_refuses_the_wrong_callers(case: RouteCase, app_cl
             token = infra.token(role, sub=APPLICANT, halls=["*"], departments=["*"])
             passed = await _send(client, case, url, token)
             role_refusal = passed.status_code == 403 and "requires one of the roles" in passed.text
-            assert passed.status_code != 401 and not role_refusal, f"{role}: {passed.status_code} {passed.text}"
+            assert passed.status_code != 401 and not role_refusal, (
+                f"{role}: {passed.status_code} {passed.text}"
+            )
 
 
 SCOPED = [
-    c for c in PROTECTED
+    c
+    for c in PROTECTED
     if set(c.path_params) & (HALL_PARAMS | DEPARTMENT_PARAMS)
     or (set(c.path_params) & APPLICANT_PARAMS and Role.APPLICANT in c.policy["roles"])  # type: ignore[index]
 ]
 
 
 @pytest.mark.parametrize("case", SCOPED, ids=[c.id for c in SCOPED])
-async def test_scoped_route_refuses_other_halls_departments_and_applicants(case: RouteCase, app_client, infra) -> None:  # type: ignore[no-untyped-def]
+async def test_scoped_route_refuses_other_halls_departments_and_applicants(
+    case: RouteCase, app_client, infra
+) -> None:  # type: ignore[no-untyped-def]
     allowed = case.policy["roles"]  # type: ignore[index]
     params = set(case.path_params)
     async with app_client as client:

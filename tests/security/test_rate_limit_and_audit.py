@@ -68,9 +68,16 @@ async def test_refusals_are_audited_with_masked_subjects(identity, infra) -> Non
 
 async def test_logins_are_audited_in_the_log_and_the_table(identity, infra) -> None:
     with capture_logs() as logs:
-        await identity.post("/auth/login", json={"username": "liaison.scjg", "password": "onewindow-demo-2026"})
+        await identity.post(
+            "/auth/login", json={"username": "liaison.scjg", "password": "onewindow-demo-2026"}
+        )
     assert any(e.get("event") == "security_audit" and e["action"] == "login_succeeded" for e in logs)
-    page = (await identity.get("/auth/security-events", params={"action": "login_succeeded", "limit": 50},
-                               headers=infra.auth("auditor"))).json()
+    page = (
+        await identity.get(
+            "/auth/security-events",
+            params={"action": "login_succeeded", "limit": 50},
+            headers=infra.auth("auditor"),
+        )
+    ).json()
     row = next(e for e in page["items"] if e["subject"] == "liaison.scjg")
     assert row["detail"]["roles"] == ["liaison"] and row["client_ip"] == "127.0.0.1"

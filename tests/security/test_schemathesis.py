@@ -69,13 +69,17 @@ async def fuzz_servers(infra, tmp_path_factory) -> AsyncIterator[dict[str, str]]
             await stack.enter_async_context(app.router.lifespan_context(app))
             apps[name] = app
             # one at a time: Alembic's context is process-global, concurrent migrations in one process clash
-            await wait_for(lambda: app.state.runtime.started, timeout=120, message=f"fuzz {name} started")
+            await wait_for(
+                lambda app=app: app.state.runtime.started, timeout=120, message=f"fuzz {name} started"
+            )
         urls: dict[str, str] = {}
         servers = []
         for name, app in apps.items():
             port = free_port()
             server = uvicorn.Server(
-                uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False)
+                uvicorn.Config(
+                    app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False
+                )
             )
             servers.append((server, asyncio.create_task(server.serve())))
             urls[name] = f"http://127.0.0.1:{port}"
@@ -134,7 +138,9 @@ def _fuzz(service: str, base_url: str, token: str) -> tuple[list[str], int]:
 
 
 @pytest.mark.parametrize("service", PRESENT)
-async def test_fuzzing_finds_no_server_errors_and_no_schema_violations(service: str, fuzz_servers, infra) -> None:  # type: ignore[no-untyped-def]
+async def test_fuzzing_finds_no_server_errors_and_no_schema_violations(
+    service: str, fuzz_servers, infra
+) -> None:  # type: ignore[no-untyped-def]
     first17 = "11010519900307123"
     token = infra.token(
         *sorted(str(r) for r in Role),

@@ -19,8 +19,16 @@ def _b64(data: dict) -> str:  # type: ignore[type-arg]
 
 def _claims(**overrides):  # type: ignore[no-untyped-def]
     now = int(time.time())
-    return {"iss": "onewindow-dev-issuer", "aud": "onewindow", "sub": "eve", "iat": now, "exp": now + 600,
-            "roles": ["auditor"], "halls": ["*"], "departments": ["*"]} | overrides
+    return {
+        "iss": "onewindow-dev-issuer",
+        "aud": "onewindow",
+        "sub": "eve",
+        "iat": now,
+        "exp": now + 600,
+        "roles": ["auditor"],
+        "halls": ["*"],
+        "departments": ["*"],
+    } | overrides
 
 
 def _signed(infra, claims, **headers):  # type: ignore[no-untyped-def]
@@ -67,17 +75,35 @@ def _bad_tokens(infra) -> dict[str, str]:  # type: ignore[no-untyped-def]
         "HS256 with the public key as secret": _hs256(_claims(), key.kid, public_pem),
         "missing exp": _signed(infra, no_exp),
         "roles as a string": _signed(infra, _claims(roles="auditor")),
-        "tampered payload": (lambda t: t.split(".")[0] + "." + _b64(_claims(roles=["auditor", "catalog_admin"]))
-                             + "." + t.split(".")[2])(mint_token(key, sub="eve", roles=["clerk"])),
+        "tampered payload": (
+            lambda t: (
+                t.split(".")[0]
+                + "."
+                + _b64(_claims(roles=["auditor", "catalog_admin"]))
+                + "."
+                + t.split(".")[2]
+            )
+        )(mint_token(key, sub="eve", roles=["clerk"])),
         "garbage": "a.b.c",
     }
 
 
 @pytest.mark.parametrize(
     "name",
-    ["expired", "not yet valid", "wrongly signed, known kid", "unknown kid", "wrong audience", "wrong issuer",
-     "alg none", "HS256 with the public key as secret", "missing exp", "roles as a string", "tampered payload",
-     "garbage"],
+    [
+        "expired",
+        "not yet valid",
+        "wrongly signed, known kid",
+        "unknown kid",
+        "wrong audience",
+        "wrong issuer",
+        "alg none",
+        "HS256 with the public key as secret",
+        "missing exp",
+        "roles as a string",
+        "tampered payload",
+        "garbage",
+    ],
 )
 async def test_bad_tokens_are_refused(identity, infra, name: str) -> None:
     answer = await _me(identity, _bad_tokens(infra)[name])
