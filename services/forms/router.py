@@ -3,7 +3,7 @@
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.forms import render, service
@@ -21,6 +21,7 @@ from services.forms.schemas import (
 )
 from services.forms.schemas import INT32, NO_NUL
 from shared.auth import Principal, Role, current_principal, public, require
+from shared.problems import Problem, problem_response
 from shared.service_app import RuntimeDep, SessionDep
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
@@ -162,11 +163,30 @@ async def prefill(body: PrefillRequest, session: SessionDep, principal: Principa
     return Response(json.dumps(filled, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
 
 
-@forms.post("/validate", dependencies=[require(Role.CLERK, Role.SERVICE, Role.APPLICANT)])
-async def validate(body: ValidateRequest, session: SessionDep, principal: PrincipalDep) -> ValidateResponse:
+@forms.post(
+    "/validate",
+    dependencies=[require(Role.CLERK, Role.SERVICE, Role.APPLICANT)],
+    response_model=ValidateResponse,
+    responses={422: {"model": Problem, "description": "Field-level errors (problem details)"}},
+)
+async def validate(body: ValidateRequest, session: SessionDep, principal: PrincipalDep, request: Request) -> Any:
     """Check submitted values field by field (type, enumeration, GB 11643 / GB 32100 / mobile / e-mail);
     with ``applicant_id``, a value that alters a verified (locked) one is refused. 422 lists every field."""
-    return await service.validate(session, principal=principal, request=body)
+    result, errors = await service.validate(session, principal=principal, request=body)
+    if not errors:
+        return result
+    # answered, not raised: the transaction (with the audit of the profile read) still commits
+    return problem_response(
+        Problem(
+            type="https://onewindow.example/problems/unprocessable",
+            title="Unprocessable content",
+            status=422,
+            detail=f"{len(errors)} field(s) are not acceptable",
+            instance=request.url.path,
+            errors=errors,
+            code="unprocessable",
+        )
+    )
 
 
 @forms.get(

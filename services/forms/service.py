@@ -386,8 +386,13 @@ async def locked_values(session: AsyncSession, *, applicant_id: str, keys: list[
     return locked
 
 
-async def validate(session: AsyncSession, *, principal: Principal, request: ValidateRequest) -> ValidateResponse:
-    """Field-level checks of submitted values; with an applicant, values verified sources supplied are locked."""
+async def validate(
+    session: AsyncSession, *, principal: Principal, request: ValidateRequest
+) -> tuple[ValidateResponse, list[FieldError]]:
+    """Field-level checks of submitted values; with an applicant, values verified sources supplied are locked.
+
+    Returns the errors rather than raising them, so the audit of the profile read commits either way.
+    """
     cat = await compiled(session, version=request.catalog_version)
     form = form_of(cat, matter=request.matter, bundle=request.bundle)
     errors = validate_values(form, request.values, partial=request.partial)
@@ -413,9 +418,8 @@ async def validate(session: AsyncSession, *, principal: Principal, request: Vali
                         type="locked",
                     )
                 )
-    if errors:
-        raise Unprocessable(f"{len(errors)} field(s) are not acceptable", errors=errors)
-    return ValidateResponse(valid=True, matter=request.matter, bundle=request.bundle, catalog_version=cat.version)
+    result = ValidateResponse(valid=not errors, matter=request.matter, bundle=request.bundle, catalog_version=cat.version)
+    return result, errors
 
 
 # ---- printable form ----------------------------------------------------------------------------

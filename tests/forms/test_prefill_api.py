@@ -132,10 +132,19 @@ async def test_every_read_is_in_the_applicants_access_log(forms, infra, catalog_
         json={"matter": "RS-003", "values": {"person.name": "赵六"}, "partial": True, "applicant_id": person, "application_ref": "APP-A2"},
         headers=service,
     )
+    refused = await forms.post(
+        "/validate",
+        json={"matter": "RS-003", "values": {"person.id_number": new_id_number()}, "partial": True,
+              "applicant_id": person, "application_ref": "APP-A3"},
+        headers=service,
+    )
+    assert refused.status_code == 422 and refused.json()["errors"][0]["type"] == "locked"
+    assert refused.headers["content-type"].startswith("application/problem+json")
     log = await forms.get(f"/profiles/{person}/access-log", headers=infra.auth("applicant", sub=person))
     assert log.status_code == 200, log.text
     items = log.json()["items"]
     assert [(i["reader"], i["purpose"], i["application_ref"]) for i in items] == [
+        ("acceptance", "validate", "APP-A3"),  # a refused validation read the profile too
         ("acceptance", "validate", "APP-A2"),
         ("clerk-audit-1", "print", "APP-A1"),
         ("clerk-audit-1", "prefill", "APP-A1"),
