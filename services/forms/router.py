@@ -50,9 +50,6 @@ def _version_out(row: Any) -> VersionOut:
 # ---- catalogue administration --------------------------------------------------------------------
 
 
-VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
 @catalog.post("/versions", status_code=201, dependencies=[require(Role.CATALOG_ADMIN)])
 async def create_draft(body: CatalogFile, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Store a catalogue file (reference format) as a new draft version; checks every cross-reference."""
@@ -88,9 +85,7 @@ async def publish(version: VersionPath, session: SessionDep, runtime: RuntimeDep
 
 # ---- the published catalogue (public information) -------------------------------------------------
 
-VersionQuery = Annotated[
-    int | None, Query(ge=1, le=2**31 - 1, description="Default: the newest published version.")
-]
+VersionQuery = Annotated[int | None, Query(ge=1, le=INT32, description="Default: the newest published version.")]
 
 
 @catalog.get("/fields", dependencies=[public()])
