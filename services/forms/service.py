@@ -40,11 +40,13 @@ from shared.auth import Principal, Role
 from shared.events.applications import ApplicationAccepted
 from shared.events.catalog import BundlePublished, CatalogVersionPublished, MatterPublished
 from shared.events.licences import LicenceIssued, LicenceRevoked
+from shared.observability import get_logger
 from shared.outbox import Outbox
 from shared.privacy import mask_id_number, mask_mobile
 from shared.problems import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from shared.validators import check_credit_code, check_id_number
 
+log = get_logger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DECLARED, DEPARTMENT, LICENCE, IDENTITY = "applicant_declared", "department_verified", "licence_issued", "identity"
 STAFF_READERS = (Role.CLERK, Role.SERVICE)
@@ -466,6 +468,10 @@ def _holder_type(raw: str | None, holder_id: str) -> str:
     return applicant_type_of(holder_id)
 
 
+def _valid_identifier(value: str) -> bool:
+    return check_id_number(value) is None or check_credit_code(value) is None
+
+
 def _rows(values: dict[str, Any], *, skip: set[str], **provenance: Any) -> list[dict[str, Any]]:
     rows = []
     for key, value in list(values.items())[:MAX_LEARNT_KEYS]:
@@ -478,6 +484,9 @@ def _rows(values: dict[str, Any], *, skip: set[str], **provenance: Any) -> list[
 async def learn_from_application(session: AsyncSession, *, event: ApplicationAccepted) -> None:
     """The values of an accepted application become applicant-declared profile values."""
     applicant = event.applicant
+    if not _valid_identifier(applicant.id_number):
+        log.warning("application not learnt: applicant identifier is not valid", application_id=event.application_id)
+        return
     applicant_type = _holder_type(applicant.type, applicant.id_number)
     await repository.ensure_profile(session, applicant_id=applicant.id_number, applicant_type=applicant_type)
     values = dict(event.values)
@@ -506,6 +515,9 @@ async def learn_from_application(session: AsyncSession, *, event: ApplicationAcc
 
 async def learn_from_licence(session: AsyncSession, *, event: LicenceIssued) -> None:
     """An issued licence is a satisfied material from now on, and its data verified profile values."""
+    if not _valid_identifier(event.holder_id):
+        log.warning("licence not learnt: holder identifier is not valid", licence_no=event.licence_no)
+        return
     holder_type = _holder_type(event.holder_type, event.holder_id)
     await repository.upsert_licence(
         session,

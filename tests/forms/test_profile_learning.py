@@ -222,3 +222,14 @@ async def test_an_older_application_arriving_late_does_not_overwrite_a_newer_val
     await wait_for(both_seen, timeout=40, message="both applications consumed")
     current = await stored_value(forms, person, "person.mobile")
     assert current is not None and current.value == "13700000002" and current.application_ref == f"new-{person}"
+
+
+async def test_events_with_an_invalid_identifier_are_not_learnt(forms, catalog_version) -> None:
+    from services.forms import service
+
+    bogus = "BOGUS-" + new_credit_code()  # neither an ID number nor a credit code
+    applicant = Applicant(type="legal_person", id_number=bogus, name="某公司")
+    event = _accepted(applicant, matter="RS-002", values={"entity.name": "某公司"}, app_id=f"bogus-{bogus}", version=catalog_version)
+    async with forms.app.state.runtime.sessionmaker() as session, session.begin():
+        await service.learn_from_application(session, event=event)
+    assert await stored_value(forms, bogus, "entity.name") is None
