@@ -29,8 +29,8 @@ async def test_real_forms_prefill_then_real_approval_opens_tasks(
 
     async def catalogue_arrived() -> bool:
         async with acc.app.state.runtime.sessionmaker() as session:
-            matter = (await session.execute(select(Matter).where(Matter.code == "SCJG-003"))).scalar_one()
-        return matter.catalog_version >= version
+            matter = (await session.execute(select(Matter).where(Matter.code == "SCJG-003"))).scalar_one_or_none()
+        return matter is not None and matter.catalog_version >= version
 
     await wait_for(catalogue_arrived, timeout=60, message="forms catalogue in acceptance")
 
