@@ -1,6 +1,7 @@
 """Alembic per service: one migration history and version table in each service's own schema."""
 
 import asyncio
+import threading
 import zlib
 from pathlib import Path
 
@@ -22,9 +23,15 @@ def alembic_config(service: str, url: str) -> Config:
     return cfg
 
 
+# Alembic keeps its migration context in a module-level proxy: two upgrades at once in one process
+# (several services in one test process) would share it, so they take turns.
+_ALEMBIC_LOCK = threading.Lock()
+
+
 def upgrade(service: str, url: str, revision: str = "head") -> None:
     """Bring the service's schema to ``revision`` (blocking; call in a thread from async code)."""
-    command.upgrade(alembic_config(service, url), revision)
+    with _ALEMBIC_LOCK:
+        command.upgrade(alembic_config(service, url), revision)
 
 
 def run_env(target_metadata: MetaData) -> None:
