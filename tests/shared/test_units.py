@@ -83,3 +83,11 @@ def test_every_event_type_has_a_stream_and_an_asyncapi_message() -> None:
         assert "." in event_type and event_type.split(".")[1].endswith(("ed", "ready", "show", "ue")), event_type
     envelope = Envelope(type="ticket.rated", producer="t", key="k", correlation_id="c", payload={})
     assert Envelope.model_validate_json(envelope.model_dump_json()) == envelope
+
+
+def test_published_asyncapi_document_matches_the_event_models() -> None:
+    import json
+    from pathlib import Path
+
+    published = json.loads((Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json").read_text(encoding="utf-8"))
+    assert published == json.loads(json.dumps(build_asyncapi())), "run `make events` after changing an event model"
