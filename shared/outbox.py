@@ -7,6 +7,7 @@ retries with exponential backoff; rows stay until they are sent.
 """
 
 import asyncio
+import contextlib
 import json
 from datetime import UTC, datetime
 
@@ -189,10 +190,8 @@ class OutboxRelay:
                 if sent == self.batch_size:
                     continue
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):  # woken early, or the poll interval passed
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                except TimeoutError:
-                    pass
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

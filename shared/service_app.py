@@ -236,9 +236,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Request boundary: one transaction per request; commit on success, then wake the relay."""
     runtime: Runtime = request.app.state.runtime
-    async with runtime.sessionmaker() as session:
-        async with session.begin():
-            yield session
+    async with runtime.sessionmaker() as session, session.begin():
+        yield session
     runtime.relay.wake()
 
 

@@ -133,7 +133,7 @@ def _start_service(
         f"{prefix}KEYS_DIR": str(VAR / "keys"),
         "ACCEPTANCE_FORMS_URL": "http://127.0.0.1:8001",
     }
-    log = open(logs / f"{svc.name}.log", "ab")
+    log = open(logs / f"{svc.name}.log", "ab")  # noqa: SIM115 (the child's stdout for its lifetime)
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", f"services.{svc.name}.main:app", "--host", "127.0.0.1",
          "--port", str(svc.port), "--no-access-log"],

@@ -24,6 +24,7 @@ from services.approval.models import (
     Task,
     TaskHistory,
 )
+from shared import context
 from shared.auth import Principal, Role
 from shared.events.applications import ApplicationAccepted, ApplicationSupplemented
 from shared.events.approvals import (
@@ -33,7 +34,6 @@ from shared.events.approvals import (
     DecisionRevoked,
     SupplementRequested,
 )
-from shared import context
 from shared.events.envelope import uuid7
 from shared.observability import get_logger
 from shared.outbox import Outbox

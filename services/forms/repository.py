@@ -8,7 +8,14 @@ from sqlalchemy import Row, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.forms.models import CatalogVersion, Licence, Profile, ProfileRead, ProfileValue, ProfileValueHistory
+from services.forms.models import (
+    CatalogVersion,
+    Licence,
+    Profile,
+    ProfileRead,
+    ProfileValue,
+    ProfileValueHistory,
+)
 
 
 async def lock_versions(session: AsyncSession) -> None:

@@ -8,6 +8,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.forms import render, service
 from services.forms.schemas import (
+    INT32,
+    NO_NUL,
     AccessLog,
     CatalogFile,
     PrefillRequest,
@@ -19,7 +21,6 @@ from services.forms.schemas import (
     VerificationRequest,
     VersionOut,
 )
-from services.forms.schemas import INT32, NO_NUL
 from shared.auth import Principal, Role, current_principal, public, require
 from shared.problems import Problem, problem_response
 from shared.service_app import RuntimeDep, SessionDep

@@ -19,4 +19,4 @@ def parse_payload(envelope: Envelope) -> Event:
     return REGISTRY[envelope.type].model_validate(envelope.payload)
 
 
-__all__ = ["Envelope", "Event", "REGISTRY", "STREAMS", "parse_payload", "uuid7"]
+__all__ = ["REGISTRY", "STREAMS", "Envelope", "Event", "parse_payload", "uuid7"]

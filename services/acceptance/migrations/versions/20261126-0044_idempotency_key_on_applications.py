@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0f80f7b49b58'
 down_revision: str | None = '7863321b8b5a'
 branch_labels: str | Sequence[str] | None = None

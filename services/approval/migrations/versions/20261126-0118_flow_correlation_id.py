@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '810733c19a64'
 down_revision: str | None = '71bdee6c8d46'
 branch_labels: str | Sequence[str] | None = None

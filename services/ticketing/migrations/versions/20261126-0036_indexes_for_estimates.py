@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '6b6cb1ab2cb4'
 down_revision: str | None = 'da71333989f5'
 branch_labels: str | Sequence[str] | None = None
