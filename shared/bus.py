@@ -92,6 +92,10 @@ class KafkaBus:
             await self._reset()
             raise
 
+    async def publish(self, envelope: Envelope, *, stream: str) -> None:
+        """Send an envelope as is to ``stream``'s topic (tools and tests; services use the outbox)."""
+        await self.send(self.settings.topic(stream), envelope.key, envelope.model_dump_json().encode())
+
     async def ping(self, *, timeout: float = 3.0) -> None:
         """Raise unless the broker answers a metadata request in time."""
         producer = await asyncio.wait_for(self.producer(), timeout + 10)

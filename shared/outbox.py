@@ -74,15 +74,13 @@ class Outbox:
         causation_id: str | None = None,
     ) -> Envelope:
         """Stage ``event`` in the caller's transaction; it is published only if that commits."""
-        envelope = Envelope(
-            type=event.TYPE,
-            version=event.VERSION,
+        envelope = Envelope.wrap(
+            event,
             producer=self.producer,
-            key=key or event.aggregate_key(),
+            key=key,
             correlation_id=correlation_id or context.correlation_id.get() or str(event.aggregate_key()),
             causation_id=causation_id or context.causation_id.get(),
             hall=hall,
-            payload=event.model_dump(mode="json"),
         )
         await session.execute(
             self.table.insert().values(

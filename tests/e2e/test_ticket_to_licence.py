@@ -5,27 +5,23 @@ from the ticket; acceptance (application.accepted) -> approval opens a task; app
 issuance releases a licence; issuance (licence.issued, delivery.*) -> forms learns verified values and
 acceptance shows the application collected."""
 
-import random
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import BigInteger, Column, MetaData, Table, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import select
 
+from services.acceptance import models as acceptance_models
+from services.approval import models as approval_models
+from services.issuance import models as issuance_models
+from services.ticketing import models as ticketing_models
 from shared.infra import wait_for
-from shared.validators import id_number_check_digit
+from shared.testing import new_id_number
 
 HALL = f"E2E-{uuid.uuid4().hex[:6].upper()}"
 FLOW: dict[str, str] = {}
 MATTER = "SCJG-001"  # 个体工商户设立登记: on the spot, one decision step, result 营业执照 (BIZ_LICENCE)
-
-
-def new_id_number() -> str:
-    """A valid GB 11643 resident ID number, different each call."""
-    first17 = f"442000{random.randint(1960, 2000)}{random.randint(1, 12):02d}{random.randint(1, 28):02d}{random.randint(0, 999):03d}"
-    return first17 + id_number_check_digit(first17)
 
 
 async def _ok(response: httpx.Response, *codes: int) -> Any:
@@ -33,19 +29,17 @@ async def _ok(response: httpx.Response, *codes: int) -> Any:
     return response.json() if response.content else None
 
 
-def _outbox_table(schema: str) -> Table:
-    """Another service's outbox, read-only for this test (columns it needs)."""
-    return Table(
-        "outbox",
-        MetaData(schema=schema),
-        Column("seq", BigInteger, primary_key=True),
-        Column("envelope", JSONB),
-    )
+OUTBOXES = {
+    "ticketing": ticketing_models.backbone.outbox_table,
+    "acceptance": acceptance_models.backbone.outbox_table,
+    "approval": approval_models.backbone.outbox_table,
+    "issuance": issuance_models.backbone.outbox_table,
+}
 
 
 async def _envelopes(client: httpx.AsyncClient, schema: str, where: Any) -> list[dict[str, Any]]:
     """Envelopes in ``schema``'s outbox matching ``where(envelope column)`` (a tuple of conditions)."""
-    table = _outbox_table(schema)
+    table = OUTBOXES[schema]
     async with client.app.state.runtime.sessionmaker() as session:  # type: ignore[attr-defined]
         rows = await session.execute(
             select(table.c.envelope).where(*where(table.c.envelope)).order_by(table.c.seq)

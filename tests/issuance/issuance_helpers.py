@@ -1,7 +1,6 @@
 """Helpers of the issuance tests: events sent through the real broker, state read from the real database."""
 
 import asyncio
-import random
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,16 +15,10 @@ from shared.events.applications import AcceptedItem, Applicant, ApplicationAccep
 from shared.events.approvals import ApprovalDecided, DecisionRevoked
 from shared.events.envelope import Event
 from shared.infra import wait_for
-from shared.validators import id_number_check_digit
+from shared.testing import new_id_number  # noqa: F401 (re-exported to tests)
 
 HALL = "ZS-CITY"
 OTHER_HALL = "DL-TOWN"
-
-
-def new_id_number() -> str:
-    """A valid GB 11643 resident ID number, different each call."""
-    first17 = f"442000{random.randint(1960, 2000)}{random.randint(1, 12):02d}{random.randint(1, 28):02d}{random.randint(0, 999):03d}"
-    return first17 + id_number_check_digit(first17)
 
 
 def unique(prefix: str) -> str:
@@ -48,14 +41,9 @@ class Issuance:
         envelope_id: uuid.UUID | None = None,
     ) -> Envelope:
         """Publish ``event`` in a valid envelope to its stream through the broker."""
-        envelope = Envelope(
-            type=event.TYPE,
-            producer=producer,
-            key=event.aggregate_key(),
-            correlation_id=correlation_id,
-            payload=event.model_dump(mode="json"),
-            **({"id": envelope_id} if envelope_id else {}),
-        )
+        envelope = Envelope.wrap(event, producer=producer, correlation_id=correlation_id)
+        if envelope_id:
+            envelope = envelope.model_copy(update={"id": envelope_id})
         await self.resend(envelope, stream=event.STREAM)
         return envelope
 
@@ -63,9 +51,7 @@ class Issuance:
         """Send an envelope as is; retried on the broker's transient errors (e.g. leader moves)."""
         for attempt in range(5):
             try:
-                await self.runtime.bus.send(
-                    self.runtime.settings.topic(stream), envelope.key, envelope.model_dump_json().encode()
-                )
+                await self.runtime.bus.publish(envelope, stream=stream)
                 return
             except KafkaError:
                 if attempt == 4:

@@ -9,7 +9,7 @@ import pytest_asyncio
 from services.identity.config import IdentitySettings
 from services.identity.main import create_app
 from services.identity.sender import RecordingSender
-from shared.infra import wait_for
+from shared.testing import running
 
 
 def identity_settings(infra, keys_dir: Path, **overrides) -> IdentitySettings:  # type: ignore[no-untyped-def]
@@ -32,14 +32,5 @@ async def identity(infra, tmp_path_factory) -> AsyncIterator[httpx.AsyncClient]:
     )
     app = create_app(settings)
     app.state.code_sender = RecordingSender()
-    async with app.router.lifespan_context(app):
-        runtime = app.state.runtime
-        await wait_for(lambda: runtime.started, timeout=60, message="identity start")
-        await wait_for(
-            lambda: all(c.running for c in runtime.consumers), timeout=60, message="identity consumers"
-        )
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test"
-        ) as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    async with running(app) as client:
+        yield client
