@@ -5,15 +5,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from shared.events import REGISTRY, STREAMS, Envelope
-
-PRODUCERS = {
-    "catalog": "forms",
-    "ticketing": "ticketing",
-    "applications": "acceptance",
-    "approvals": "approval",
-    "licences": "issuance",
-    "notifications": "issuance",
-}
+from shared.registry import SERVICES
 
 
 def build_asyncapi() -> dict[str, Any]:
@@ -41,8 +33,22 @@ def build_asyncapi() -> dict[str, Any]:
         operations[f"publish_{stream}"] = {
             "action": "send",
             "channel": {"$ref": f"#/channels/{stream}"},
-            "summary": f"Published by the {PRODUCERS[stream]} service through its transactional outbox.",
+            "summary": f"Published by the {SERVICES.producer_of(stream).name} service through its "
+            "transactional outbox.",
         }
+    for entry in SERVICES:
+        for spec in entry.consumers():
+            for stream in spec.streams:
+                handled = sorted(t for t, route in spec.routes.items() if stream == route.model.STREAM)
+                operations[f"consume_{spec.group}_{stream}"] = {
+                    "action": "receive",
+                    "channel": {"$ref": f"#/channels/{stream}"},
+                    "summary": f"Consumer group {spec.group} of the {entry.name} service "
+                    "(other event types on the stream are skipped).",
+                    "messages": [
+                        {"$ref": f"#/channels/{stream}/messages/{t.replace('.', '_')}"} for t in handled
+                    ],
+                }
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -2,23 +2,25 @@
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential, wait_fixed
 
 from shared import context, db
-from shared.events import STREAMS, Envelope, Event, parse_payload
+from shared.events import STREAMS, Envelope
+from shared.handlers import ConsumerSpec, Delivery
 from shared.inbox import Inbox
-from shared.observability import DEAD_LETTERED, EVENTS_HANDLED, get_logger
+from shared.observability import DEAD_LETTERED, EVENTS_HANDLED, EVENTS_SKIPPED, get_logger
+from shared.outbox import Outbox
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
-
-Handler = Callable[[Envelope, Event, AsyncSession], Awaitable[None]]
 
 
 class KafkaBus:
@@ -129,24 +131,26 @@ class EventConsumer:
         self,
         *,
         bus: KafkaBus,
-        group: str,
-        streams: list[str],
-        handlers: dict[str, Handler],
+        spec: ConsumerSpec,
         sessionmaker: async_sessionmaker[AsyncSession],
         engine: AsyncEngine,
         inbox: Inbox,
+        outbox: Outbox,
         service: str,
+        deps: Any = None,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.on_commit = on_commit  # e.g. wake the outbox relay: a handler may have written events
         self.bus = bus
         self.settings = bus.settings
-        self.group = group
-        self.topics = [self.settings.topic(s) for s in streams]
-        self.handlers = handlers
+        self.spec = spec
+        self.group = f"{self.settings.topic_prefix}{spec.group}"
+        self.topics = [self.settings.topic(s) for s in spec.streams]
         self.sessionmaker = sessionmaker
         self.engine = engine
         self.inbox = inbox
+        self.outbox = outbox
+        self.deps = deps
         self.service = service
         self.running = False
         self.last_error: str | None = None
@@ -156,22 +160,10 @@ class EventConsumer:
         return self.settings.dlq_topic(self.group)
 
     async def run(self) -> None:
-        """Consume forever, reconnecting with backoff."""
-        backoff = 0.5
+        """Consume forever: connect (retrying with backoff), consume until the broker is lost, repeat."""
         while True:
-            consumer = AIOKafkaConsumer(
-                *self.topics,
-                bootstrap_servers=self.bus.bootstrap,
-                group_id=self.group,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                metadata_max_age_ms=5000,
-            )
+            consumer = await self._connect()
             try:
-                await self.bus.ensure_topics([*self.topics, self.dlq_topic])
-                await asyncio.wait_for(consumer.start(), 15)
-                self.running, self.last_error, backoff = True, None, 0.5
-                log.info("consumer started", group=self.group, topics=self.topics)
                 while True:
                     batch = await consumer.getmany(timeout_ms=500, max_records=200)
                     for tp, messages in batch.items():
@@ -181,13 +173,42 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if self.running or self.last_error is None:
-                    log.warning("consumer lost the broker; reconnecting", group=self.group, error=repr(exc)[:300])
+                log.warning("consumer lost the broker; reconnecting", group=self.group, error=repr(exc)[:300])
                 self.running, self.last_error = False, repr(exc)[:300]
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 15)
             finally:
                 await _quiet_stop(consumer)
+
+    async def _connect(self) -> AIOKafkaConsumer:
+        """A started consumer of the group's topics; retries with backoff, one log line per failure kind."""
+
+        def _note(state: RetryCallState) -> None:
+            error = repr(state.outcome.exception())[:300] if state.outcome else "?"
+            if error != self.last_error:
+                log.warning("consumer cannot reach the broker; retrying", group=self.group, error=error)
+            self.running, self.last_error = False, error
+
+        async for attempt in AsyncRetrying(
+            wait=wait_exponential(multiplier=0.5, max=15), retry=retry_if_exception_type(Exception),
+            before_sleep=_note,
+        ):
+            with attempt:
+                consumer = AIOKafkaConsumer(
+                    *self.topics,
+                    bootstrap_servers=self.bus.bootstrap,
+                    group_id=self.group,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    metadata_max_age_ms=5000,
+                )
+                try:
+                    await self.bus.ensure_topics([*self.topics, self.dlq_topic])
+                    await asyncio.wait_for(consumer.start(), 15)
+                except BaseException:
+                    await _quiet_stop(consumer)
+                    raise
+        self.running, self.last_error = True, None
+        log.info("consumer started", group=self.group, topics=self.topics)
+        return consumer
 
     async def handle(self, message: ConsumerRecord) -> None:
         """Apply one message (or dead-letter it); returns when it needs no more work."""
@@ -196,14 +217,18 @@ class EventConsumer:
         except (ValidationError, ValueError) as exc:
             await self.dead_letter(message, f"unreadable envelope: {exc}", "unknown")
             return
-        handler = self.handlers.get(envelope.type)
-        if handler is None:
+        route = self.spec.routes.get(envelope.type)
+        if route is None:  # another group's event on a shared stream, or a type newer than this code
+            EVENTS_SKIPPED.labels(self.service, self.spec.group, envelope.type).inc()
             return
         try:
-            event = parse_payload(envelope)
+            event = route.model.model_validate(envelope.payload)  # parsed once, into the declared model
         except ValidationError as exc:
             await self.dead_letter(message, f"invalid {envelope.type} payload: {exc}", envelope.type)
             return
+        # Hand-written rather than tenacity: attempts count only while the database answers (an outage
+        # is not the message's fault and must not dead-letter it), and the last failure dead-letters
+        # instead of raising; a retry policy expressing both is longer than this loop.
         attempt = 0
         while True:
             cid_token = context.correlation_id.set(envelope.correlation_id)
@@ -213,7 +238,9 @@ class EventConsumer:
                     if await self.inbox.first_time(
                         session, consumer=self.group, event_id=envelope.id, type=envelope.type
                     ):
-                        await handler(envelope, event, session)
+                        await route.handler(
+                            event, Delivery(envelope=envelope, session=session, outbox=self.outbox, deps=self.deps)
+                        )
                         result = "handled"
                     else:
                         result = "duplicate"
@@ -255,14 +282,14 @@ class EventConsumer:
             ("failed_at", datetime.now(UTC).isoformat().encode()),
         ]
         key = message.key.decode() if message.key else ""
-        while True:
-            try:
+        async for attempt in AsyncRetrying(  # keep the message (and the partition) until the DLQ has it
+            wait=wait_fixed(2), retry=retry_if_exception_type(Exception),
+            before_sleep=lambda s: log.warning("cannot reach the DLQ; retrying",
+                                               error=repr(s.outcome.exception() if s.outcome else None)[:200]),
+        ):
+            with attempt:
                 await self.bus.send(self.dlq_topic, key, message.value, headers=headers)
-                DEAD_LETTERED.labels(self.service, type_).inc()
-                return
-            except Exception as exc:  # keep the message until the DLQ has it
-                log.warning("cannot reach the DLQ; retrying", error=repr(exc)[:200])
-                await asyncio.sleep(2)
+        DEAD_LETTERED.labels(self.service, type_).inc()
 
 
 async def replay_dead_letters(bus: KafkaBus, *, group: str, timeout: float = 60.0) -> int:
@@ -328,4 +355,4 @@ def dlq_record(message: ConsumerRecord) -> dict[str, str]:
     return {"key": (message.key or b"").decode(), "value": message.value.decode(errors="replace"), **headers}
 
 
-__all__ = ["EventConsumer", "Handler", "KafkaBus", "dlq_record", "replay_dead_letters"]
+__all__ = ["EventConsumer", "KafkaBus", "dlq_record", "replay_dead_letters"]

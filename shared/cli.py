@@ -10,31 +10,33 @@ import typer
 from alembic import command
 
 from shared import migrations
+from shared.registry import SERVICES, ServiceEntry
 from shared.settings import ServiceSettings
 
 app = typer.Typer(help="OneWindow operator and developer commands.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter topics.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 
-SERVICES = ("forms", "ticketing", "acceptance", "approval", "issuance")
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _settings(service: str | None = None) -> ServiceSettings:
-    """Settings from the environment, with the service's prefix if given (FORMS_, ...)."""
+    """Settings from the environment: the service's own class (FORMS_ prefix...) if given."""
     if service is None:
         return ServiceSettings()
-    from pydantic_settings import SettingsConfigDict
+    return _entry(service).settings_class()()
 
-    class _S(ServiceSettings):
-        model_config = SettingsConfigDict(env_prefix=f"{service.upper()}_", extra="ignore")
 
-    return _S(service_name=service)
+def _entry(service: str) -> ServiceEntry:
+    try:
+        return SERVICES.get(service)
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc.args[0])) from None
 
 
 @app.command()
 def run() -> None:
-    """Start the whole system: database, broker, migrations, demo catalogue, all five services."""
+    """Start the whole system: database, broker, migrations, demo catalogue, every service."""
     from shared.stack import run_stack
 
     run_stack()
@@ -43,7 +45,7 @@ def run() -> None:
 @app.command()
 def migrate(service: str = typer.Argument(None, help="One service; all when omitted.")) -> None:
     """Apply migrations (each service's own history in its own schema)."""
-    for name in [service] if service else SERVICES:
+    for name in [_entry(service).name] if service else SERVICES.names:
         migrations.upgrade(name, _settings(name).database_url)
         typer.echo(f"{name}: migrated")
 
@@ -53,6 +55,7 @@ def revision(service: str, message: str = typer.Option(..., "-m", "--message")) 
     """Autogenerate a migration for SERVICE against a throw-away embedded PostgreSQL."""
     from shared.infra import EmbeddedPostgres
 
+    service = _entry(service).name
     with tempfile.TemporaryDirectory(prefix="ow-revision-") as tmp:
         os.chmod(tmp, 0o755)
         pg = EmbeddedPostgres(Path(tmp) / "pg")
@@ -66,13 +69,17 @@ def revision(service: str, message: str = typer.Option(..., "-m", "--message")) 
 
 
 @app.command("export-events")
-def export_events(out: Path = typer.Option(ROOT / "docs" / "asyncapi.json")) -> None:
-    """Write the AsyncAPI document of every event type (and its JSON Schemas) to OUT."""
+def export_events(docs: Path = typer.Option(ROOT / "docs", help="Folder of asyncapi.json and events.md.")) -> None:
+    """Write the AsyncAPI document of every event type and the event map (docs/events.md)."""
     from shared.asyncapi import build_asyncapi
+    from shared.eventmap import build_events_markdown
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(build_asyncapi(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    typer.echo(f"wrote {out}")
+    docs.mkdir(parents=True, exist_ok=True)
+    asyncapi = docs / "asyncapi.json"
+    asyncapi.write_text(json.dumps(build_asyncapi(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    events = docs / "events.md"
+    events.write_text(build_events_markdown(), encoding="utf-8")
+    typer.echo(f"wrote {asyncapi} and {events}")
 
 
 @dlq_app.command("replay")

@@ -4,7 +4,6 @@ import asyncio
 
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -15,13 +14,13 @@ NAMING = {
 }
 
 
-def make_base(schema: str) -> type[DeclarativeBase]:
-    """A declarative base whose tables all live in ``schema`` (one schema per service)."""
+def schema_metadata(schema: str) -> MetaData:
+    """Metadata whose tables all live in ``schema`` (one schema per service), with stable constraint names.
 
-    class Base(DeclarativeBase):
-        metadata = MetaData(schema=schema, naming_convention=NAMING)
-
-    return Base
+    Each service declares ``class Base(DeclarativeBase): metadata = schema_metadata("<name>")`` itself
+    (a base class made by a factory function is opaque to type checkers).
+    """
+    return MetaData(schema=schema, naming_convention=NAMING)
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

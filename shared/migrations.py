@@ -11,13 +11,16 @@ from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+from shared.registry import SERVICES
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def alembic_config(service: str, url: str) -> Config:
-    """Programmatic Alembic config for ``services/<service>/migrations``."""
+    """Programmatic Alembic config for ``services/<service>/migrations`` (a service of the registry)."""
+    entry = SERVICES.get(service)
     cfg = Config()
-    cfg.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
+    cfg.set_main_option("script_location", str(ROOT.joinpath(*entry.package.split(".")) / "migrations"))
     cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d-%%(hour).2d%%(minute).2d_%%(slug)s")
     cfg.attributes["url"] = url
     return cfg

@@ -30,6 +30,11 @@ OUTBOX_PENDING = Histogram(
 EVENTS_HANDLED = Counter(
     "onewindow_events_handled_total", "Events consumed", ["service", "type", "result"]
 )
+EVENTS_SKIPPED = Counter(
+    "onewindow_events_skipped_total",
+    "Events on a consumed stream that the group has no handler for",
+    ["service", "group", "type"],
+)
 DEAD_LETTERED = Counter("onewindow_events_dead_lettered_total", "Events sent to a DLQ", ["service", "type"])
 
 

@@ -16,10 +16,12 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from shared import db, migrations
 from shared.auth import Authenticator, KeySet, install_security, public
-from shared.bus import EventConsumer, Handler, KafkaBus
+from shared.bus import EventConsumer, KafkaBus
+from shared.handlers import ConsumerSpec
 from shared.inbox import Inbox, inbox_table
 from shared.observability import CorrelationMiddleware, configure_logging, get_logger
 from shared.outbox import Outbox, OutboxRelay, outbox_table
@@ -27,15 +29,6 @@ from shared.problems import install_problem_handlers
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
-
-
-@dataclass
-class ConsumerSpec:
-    """One consumer group of a service: the streams it reads and a handler per event type."""
-
-    group: str
-    streams: list[str]
-    handlers: dict[str, Handler]
 
 
 @dataclass
@@ -62,6 +55,7 @@ class Runtime:
     outbox: Outbox
     relay: OutboxRelay
     consumers: list[EventConsumer]
+    deps: Any = None  # the service's own dependencies (create_service_app(deps=...)), also given to handlers
     started: bool = False
     start_error: str | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -75,6 +69,7 @@ def create_service_app(
     backbone: Backbone,
     routers: list[APIRouter],
     consumers: list[ConsumerSpec] | None = None,
+    deps: Any = None,
     on_started: Callable[[Runtime], Any] | None = None,
     version: str = "0.1.0",
 ) -> FastAPI:
@@ -107,17 +102,18 @@ def create_service_app(
             consumers=[
                 EventConsumer(
                     bus=bus,
-                    group=f"{settings.topic_prefix}{spec.group}",
-                    streams=spec.streams,
-                    handlers=spec.handlers,
+                    spec=spec,
                     sessionmaker=sessionmaker,
                     engine=engine,
                     inbox=inbox,
+                    outbox=outbox,
+                    deps=deps,
                     service=service,
                     on_commit=relay.wake,
                 )
                 for spec in consumers or []
             ],
+            deps=deps,
         )
         app.state.runtime = runtime
         app.state.authenticator = Authenticator(
@@ -150,23 +146,23 @@ def create_service_app(
 async def _start(runtime: Runtime, on_started: Callable[[Runtime], Any] | None) -> None:
     """Migrate, then start the relay and the consumers; retry until it works."""
     settings = runtime.settings
-    backoff = 1.0
-    while True:
-        try:
+
+    def _note(state: RetryCallState) -> None:
+        reason = _short(state.outcome.exception()) if state.outcome and state.outcome.exception() else "?"
+        if reason != runtime.start_error:  # one line per distinct failure, not one per attempt
+            log.warning("database not reachable or not migrated; retrying", reason=reason)
+        runtime.start_error = reason
+
+    async for attempt in AsyncRetrying(
+        wait=wait_exponential(multiplier=1, max=15), retry=retry_if_exception_type(Exception), before_sleep=_note
+    ):
+        with attempt:
             if settings.migrate_on_start:
                 await asyncio.wait_for(
                     asyncio.to_thread(migrations.upgrade, settings.service_name, settings.database_url), 120
                 )
             else:
                 await db.ping(runtime.engine, timeout=5)
-            break
-        except Exception as exc:
-            reason = _short(exc)
-            if reason != runtime.start_error:
-                log.warning("database not reachable or not migrated; retrying", reason=reason)
-            runtime.start_error = reason
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 15)
     runtime.start_error = None
     runtime.started = True
     runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,34 +19,18 @@ import httpx
 from shared import migrations
 from shared.auth import load_or_create_keys, mint_token
 from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database, port_open
+from shared.registry import SERVICES, ServiceEntry
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
-
-
-@dataclass(frozen=True)
-class ServiceProcess:
-    name: str
-    port: int
-    title: str
-
-
-SERVICES = [
-    ServiceProcess("identity", 8000, "identity (token issuer)"),
-    ServiceProcess("forms", 8001, "forms (catalogue, profiles, prefill)"),
-    ServiceProcess("ticketing", 8002, "ticketing (smart queue)"),
-    ServiceProcess("acceptance", 8003, "acceptance (front desk)"),
-    ServiceProcess("approval", 8004, "approval (back office)"),
-    ServiceProcess("issuance", 8005, "issuance (results, licences)"),
-]
 
 
 def _say(text: str) -> None:
     print(f"[onewindow] {text}", flush=True)
 
 
-def _present(services: list[ServiceProcess]) -> list[ServiceProcess]:
-    return [s for s in services if (ROOT / "services" / s.name / "main.py").exists()]
+def _present() -> list[ServiceEntry]:
+    return [s for s in SERVICES if (ROOT / "services" / s.name / "main.py").exists()]
 
 
 def run_stack() -> None:
@@ -84,10 +67,9 @@ def run_stack() -> None:
             broker = EmbeddedBroker(port, log_path=VAR / "broker.log")
             bootstrap = broker.start()
         key, jwks_path = load_or_create_keys(VAR / "keys")
-        services = _present(SERVICES)
+        services = _present()
         for svc in services:
-            if (ROOT / "services" / svc.name / "migrations" / "env.py").exists():
-                migrations.upgrade(svc.name, database_url)
+            migrations.upgrade(svc.name, database_url)
         _say("migrations applied")
         busy = [s for s in services if port_open(s.port)]
         if busy:
@@ -123,19 +105,19 @@ def run_stack() -> None:
 
 
 def _start_service(
-    svc: ServiceProcess, database_url: str, bootstrap: str, jwks: str, logs: Path
+    svc: ServiceEntry, database_url: str, bootstrap: str, jwks: str, logs: Path
 ) -> subprocess.Popen[bytes]:
-    prefix = svc.name.upper() + "_"
+    prefix = svc.env_prefix
     env = os.environ | {
         f"{prefix}DATABASE_URL": database_url,
         f"{prefix}KAFKA_BOOTSTRAP": bootstrap,
         f"{prefix}AUTH_JWKS_FILE": jwks,
         f"{prefix}KEYS_DIR": str(VAR / "keys"),
-        "ACCEPTANCE_FORMS_URL": "http://127.0.0.1:8001",
+        "ACCEPTANCE_FORMS_URL": SERVICES.get("forms").local_url,
     }
     log = open(logs / f"{svc.name}.log", "ab")  # noqa: SIM115 (the child's stdout for its lifetime)
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", f"services.{svc.name}.main:app", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", svc.app_path, "--host", "127.0.0.1",
          "--port", str(svc.port), "--no-access-log"],
         cwd=ROOT,
         env=env,
@@ -144,7 +126,7 @@ def _start_service(
     )
 
 
-def _wait_ready(services: list[ServiceProcess], children: list[subprocess.Popen[bytes]], *, timeout: float) -> None:
+def _wait_ready(services: list[ServiceEntry], children: list[subprocess.Popen[bytes]], *, timeout: float) -> None:
     started = time.monotonic()
     pending = {s.name: s for s in services}
     while pending:
@@ -167,7 +149,7 @@ def _load_demo_data(key) -> None:  # type: ignore[no-untyped-def]
     """Publish the demo catalogue once, and the demo halls and windows of the ticketing service."""
     token = mint_token(key, sub="make-run", roles=["catalog_admin", "hall_admin"], halls=["*"], departments=["*"])
     headers = {"Authorization": f"Bearer {token}"}
-    forms = "http://127.0.0.1:8001"
+    forms = SERVICES.get("forms").local_url
     versions = httpx.get(f"{forms}/catalog/versions", headers=headers, timeout=10)
     published = versions.status_code == 200 and any(
         v.get("status") == "published" for v in (versions.json() if isinstance(versions.json(), list) else versions.json().get("items", []))
@@ -186,7 +168,7 @@ def _load_demo_data(key) -> None:  # type: ignore[no-untyped-def]
         _say("demo halls and windows loaded" if result.returncode == 0 else f"ticketing seed failed: {result.stderr[-300:]}")
 
 
-def _print_banner(services: list[ServiceProcess]) -> None:
+def _print_banner(services: list[ServiceEntry]) -> None:
     lines = ["", "OneWindow is running. API docs (OpenAPI):"]
     lines += [f"  {s.title:<40} http://127.0.0.1:{s.port}/docs" for s in services]
     lines += [

@@ -20,12 +20,18 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import make_base
+from shared.db import schema_metadata
 from shared.service_app import Backbone
 
-Base = make_base("acceptance")
+
+class Base(DeclarativeBase):
+    """Every table of the acceptance service, in its own schema."""
+
+    metadata = schema_metadata("acceptance")
+
+
 backbone = Backbone(Base.metadata)
 
 

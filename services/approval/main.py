@@ -7,7 +7,6 @@ from fastapi import FastAPI
 from services.approval import consumers, router, service
 from services.approval.config import ApprovalSettings
 from services.approval.models import backbone
-from shared.outbox import Outbox
 from shared.service_app import Runtime, create_service_app
 
 
@@ -15,8 +14,6 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
     """The approval app; its background task sweeps time limits every ``sweep_interval_seconds``."""
     settings = settings or ApprovalSettings()
     clock = service.ServiceClock(timezone=settings.timezone)
-    # Same table, producer and prefix as the runtime's outbox: consumers stage their events with it.
-    outbox = Outbox(backbone.outbox_table, producer=settings.service_name, topic_prefix=settings.topic_prefix)
 
     def on_started(runtime: Runtime) -> None:
         if settings.sweep_interval_seconds > 0:
@@ -35,7 +32,8 @@ def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
         "liaison hand-overs (联络官), post-checks of commitments (容缺/告知承诺).",
         backbone=backbone,
         routers=[router.router],
-        consumers=consumers.build_consumers(outbox=outbox, clock=clock),
+        consumers=consumers.CONSUMERS,
+        deps=clock,
         on_started=on_started,
     )
     app.state.clock = clock

@@ -19,12 +19,18 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import make_base
+from shared.db import schema_metadata
 from shared.service_app import Backbone
 
-Base = make_base("approval")
+
+class Base(DeclarativeBase):
+    """Every table of the approval service, in its own schema."""
+
+    metadata = schema_metadata("approval")
+
+
 backbone = Backbone(Base.metadata)
 
 # Task states: pending (in a worklist, maybe assigned) -> approved | denied; pending <-> supplement (补正,

@@ -5,12 +5,18 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, Identity, Index, Integer, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import make_base
+from shared.db import schema_metadata
 from shared.service_app import Backbone
 
-Base = make_base("forms")
+
+class Base(DeclarativeBase):
+    """Every table of the forms service, in its own schema."""
+
+    metadata = schema_metadata("forms")
+
+
 backbone = Backbone(Base.metadata)
 
 
@@ -50,7 +56,9 @@ class ProfileValue(Base):
     applicant_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     field_key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[Any] = mapped_column(JSONB)
-    source: Mapped[str] = mapped_column(String(30))  # applicant_declared | department_verified | licence_issued
+    source: Mapped[str] = mapped_column(
+        String(30)
+    )  # applicant_declared | department_verified | licence_issued
     verified: Mapped[bool] = mapped_column(Boolean)
     application_ref: Mapped[str | None] = mapped_column(String(64))
     licence_no: Mapped[str | None] = mapped_column(String(64))

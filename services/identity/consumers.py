@@ -1,27 +1,20 @@
-"""Identity event handlers: learn which mobile numbers applicants gave (one transaction each)."""
+"""Identity event handlers: learn which mobile numbers applicants gave (one transaction each).
 
-from sqlalchemy.ext.asyncio import AsyncSession
+The service's dependencies (``Delivery.deps``) are its issuer, whose pepper hashes the numbers.
+"""
 
 from services.identity import service
-from shared.events import Envelope, Event
 from shared.events.applications import ApplicationAccepted
-from shared.service_app import ConsumerSpec
+from shared.handlers import ConsumerSpec, Delivery
 
 
-def make_consumers(issuer: service.Issuer) -> list[ConsumerSpec]:
-    """The identity consumer group, bound to the issuer's pepper."""
+async def on_application_accepted(event: ApplicationAccepted, ctx: Delivery[service.Issuer]) -> None:
+    """The applicant's mobile number on an accepted application may receive login codes."""
+    await service.learn_contact(
+        ctx.session, issuer=ctx.deps, id_number=event.applicant.id_number, mobile=event.applicant.mobile
+    )
 
-    async def on_application_accepted(envelope: Envelope, event: Event, session: AsyncSession) -> None:
-        """The applicant's mobile number on an accepted application may receive login codes."""
-        assert isinstance(event, ApplicationAccepted)
-        await service.learn_contact(
-            session, issuer=issuer, id_number=event.applicant.id_number, mobile=event.applicant.mobile
-        )
 
-    return [
-        ConsumerSpec(
-            group="identity",
-            streams=["applications"],
-            handlers={ApplicationAccepted.TYPE: on_application_accepted},
-        )
-    ]
+CONSUMERS: list[ConsumerSpec] = [
+    ConsumerSpec(group="identity", handlers={ApplicationAccepted: on_application_accepted}),
+]

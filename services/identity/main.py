@@ -23,7 +23,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         "production, point every service at an external OpenID Connect provider instead (docs/security.md).",
         backbone=backbone,
         routers=[router.router],
-        consumers=consumers.make_consumers(issuer),
+        consumers=consumers.CONSUMERS,
+        deps=issuer,
     )
     app.state.issuer = issuer
     app.state.staff = service.load_staff(path=settings.staff_seed_file)

@@ -5,12 +5,18 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, String, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import make_base
+from shared.db import schema_metadata
 from shared.service_app import Backbone
 
-Base = make_base("identity")
+
+class Base(DeclarativeBase):
+    """Every table of the identity service, in its own schema."""
+
+    metadata = schema_metadata("identity")
+
+
 backbone = Backbone(Base.metadata)
 
 

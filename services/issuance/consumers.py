@@ -1,67 +1,64 @@
 """Issuance event handlers: thin, one transaction each (the bus does the inbox check).
 
-Handlers need the outbox, the licence signing key and the notification sender, so the consumer
-specs are built by ``build(...)`` from the app's settings instead of a module-level list.
+The service's dependencies (``Delivery.deps``) are ``Resources``: the licence signing key, the
+notification sender and the settings; the outbox comes with each delivery.
 """
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from dataclasses import dataclass
 
 from services.issuance import service
 from services.issuance.config import IssuanceSettings
-from services.issuance.models import backbone
 from services.issuance.notify import Sender
 from services.issuance.signing import LicenceSigner
-from shared.events import Envelope
 from shared.events.applications import ApplicationAccepted
 from shared.events.approvals import ApprovalDecided, DecisionRevoked
 from shared.events.licences import NotificationRequested
-from shared.outbox import Outbox
-from shared.service_app import ConsumerSpec
+from shared.handlers import ConsumerSpec, Delivery
 
 
-def build(*, settings: IssuanceSettings, signer: LicenceSigner, sender: Sender) -> list[ConsumerSpec]:
-    """The issuance consumer groups: results (applications + approvals) and the notification sender."""
-    deps = service.IssuanceDeps(
-        outbox=Outbox(
-            backbone.outbox_table, producer=settings.service_name, topic_prefix=settings.topic_prefix
-        ),
-        signer=signer,
-        settings=settings,
-    )
+@dataclass(frozen=True)
+class Resources:
+    """What issuance handlers need besides the delivery: signing key, sender, settings."""
 
-    async def on_application_accepted(
-        envelope: Envelope, event: ApplicationAccepted, session: AsyncSession
-    ) -> None:
-        """Remember tracking code, applicant, collection hall and items."""
-        await service.record_accepted(session, event=event, correlation_id=envelope.correlation_id, deps=deps)
+    signer: LicenceSigner
+    sender: Sender
+    settings: IssuanceSettings
 
-    async def on_approval_decided(envelope: Envelope, event: ApprovalDecided, session: AsyncSession) -> None:
-        """Record the decision; release the results once every item is decided."""
-        await service.record_decision(session, event=event, correlation_id=envelope.correlation_id, deps=deps)
 
-    async def on_decision_revoked(envelope: Envelope, event: DecisionRevoked, session: AsyncSession) -> None:
-        """Revoke the licence of a revoked approval."""
-        await service.revoke_decision(session, event=event, deps=deps)
+def _deps(ctx: Delivery[Resources]) -> service.IssuanceDeps:
+    return service.IssuanceDeps(outbox=ctx.outbox, signer=ctx.deps.signer, settings=ctx.deps.settings)
 
-    async def on_notification_requested(
-        envelope: Envelope, event: NotificationRequested, session: AsyncSession
-    ) -> None:
-        """Hand the notification to the configured sender."""
-        await service.deliver_notification(session, notification=event, sender=sender)
 
-    return [
-        ConsumerSpec(
-            group="issuance",
-            streams=["applications", "approvals"],
-            handlers={
-                ApplicationAccepted.TYPE: on_application_accepted,  # type: ignore[dict-item]
-                ApprovalDecided.TYPE: on_approval_decided,  # type: ignore[dict-item]
-                DecisionRevoked.TYPE: on_decision_revoked,  # type: ignore[dict-item]
-            },
-        ),
-        ConsumerSpec(
-            group="issuance-notifier",
-            streams=["notifications"],
-            handlers={NotificationRequested.TYPE: on_notification_requested},  # type: ignore[dict-item]
-        ),
-    ]
+async def on_application_accepted(event: ApplicationAccepted, ctx: Delivery[Resources]) -> None:
+    """Remember tracking code, applicant, collection hall and items."""
+    await service.record_accepted(ctx.session, event=event, correlation_id=ctx.correlation_id, deps=_deps(ctx))
+
+
+async def on_approval_decided(event: ApprovalDecided, ctx: Delivery[Resources]) -> None:
+    """Record the decision; release the results once every item is decided."""
+    await service.record_decision(ctx.session, event=event, correlation_id=ctx.correlation_id, deps=_deps(ctx))
+
+
+async def on_decision_revoked(event: DecisionRevoked, ctx: Delivery[Resources]) -> None:
+    """Revoke the licence of a revoked approval."""
+    await service.revoke_decision(ctx.session, event=event, deps=_deps(ctx))
+
+
+async def on_notification_requested(event: NotificationRequested, ctx: Delivery[Resources]) -> None:
+    """Hand the notification to the configured sender."""
+    await service.deliver_notification(ctx.session, notification=event, sender=ctx.deps.sender)
+
+
+CONSUMERS: list[ConsumerSpec] = [
+    # results: what was accepted and what each department decided
+    ConsumerSpec(
+        group="issuance",
+        handlers={
+            ApplicationAccepted: on_application_accepted,
+            ApprovalDecided: on_approval_decided,
+            DecisionRevoked: on_decision_revoked,
+        },
+    ),
+    # its own group, so a slow SMS gateway never holds up releasing results
+    ConsumerSpec(group="issuance-notifier", handlers={NotificationRequested: on_notification_requested}),
+]

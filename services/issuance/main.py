@@ -21,7 +21,8 @@ def create_app(settings: IssuanceSettings | None = None) -> FastAPI:
         "issuance window or delivery by mail, notifications, revocation.",
         backbone=backbone,
         routers=[router.router],
-        consumers=consumers.build(settings=settings, signer=signer, sender=sender),
+        consumers=consumers.CONSUMERS,
+        deps=consumers.Resources(signer=signer, sender=sender, settings=settings),
     )
     app.state.signer = signer
     app.state.sender = sender

@@ -5,12 +5,18 @@ from typing import Any
 
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import make_base
+from shared.db import schema_metadata
 from shared.service_app import Backbone
 
-Base = make_base("issuance")
+
+class Base(DeclarativeBase):
+    """Every table of the issuance service, in its own schema."""
+
+    metadata = schema_metadata("issuance")
+
+
 backbone = Backbone(Base.metadata)
 
 

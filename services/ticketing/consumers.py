@@ -1,19 +1,15 @@
 """Ticketing event handlers: thin, one transaction each (inbox check happens in the bus)."""
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.ticketing import service
-from shared.events import Envelope, Event
 from shared.events.catalog import MatterPublished
-from shared.service_app import ConsumerSpec
+from shared.handlers import ConsumerSpec, Delivery
 
 
-async def on_matter_published(envelope: Envelope, event: Event, session: AsyncSession) -> None:
+async def on_matter_published(event: MatterPublished, ctx: Delivery[None]) -> None:
     """Keep the matter read model (zone, category, handling time, share weight) up to date."""
-    assert isinstance(event, MatterPublished)
-    await service.upsert_matter(session, event=event)
+    await service.upsert_matter(ctx.session, event=event)
 
 
 CONSUMERS: list[ConsumerSpec] = [
-    ConsumerSpec(group="ticketing", streams=["catalog"], handlers={"catalog.matter_published": on_matter_published}),
+    ConsumerSpec(group="ticketing", handlers={MatterPublished: on_matter_published}),
 ]

@@ -20,12 +20,18 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import make_base
+from shared.db import schema_metadata
 from shared.service_app import Backbone
 
-Base = make_base("ticketing")
+
+class Base(DeclarativeBase):
+    """Every table of the ticketing service, in its own schema."""
+
+    metadata = schema_metadata("ticketing")
+
+
 backbone = Backbone(Base.metadata)
 
 
@@ -106,7 +112,9 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         UniqueConstraint("hall", "business_day", "number"),
-        Index("ix_tickets_queue", "hall", "priority", "queue_at", postgresql_where=text("status = 'waiting'")),
+        Index(
+            "ix_tickets_queue", "hall", "priority", "queue_at", postgresql_where=text("status = 'waiting'")
+        ),
         Index("ix_tickets_hall_day", "hall", "business_day"),
         Index("ix_tickets_called", "hall", "last_called_at"),
         Index("ix_tickets_served", "hall", "zone", "finished_at", postgresql_where=text("status = 'served'")),

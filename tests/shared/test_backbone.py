@@ -13,6 +13,7 @@ from shared import db
 from shared.bus import EventConsumer, KafkaBus, replay_dead_letters
 from shared.events import Envelope
 from shared.events.ticketing import TicketRated
+from shared.handlers import ConsumerSpec, Delivery
 from shared.inbox import Inbox, inbox_table
 from shared.infra import EmbeddedBroker, wait_for
 from shared.outbox import Outbox, OutboxRelay, outbox_table, pending_count
@@ -51,13 +52,14 @@ class Harness:
                                  service="backbone", poll_seconds=0.05, max_backoff=1.0)
         self.fail_scores: set[int] = set()
         self.consumer = EventConsumer(
-            bus=self.bus, group=f"{self.settings.topic_prefix}grp", streams=["ticketing"],
-            handlers={"ticket.rated": self.on_rated}, sessionmaker=self.sessionmaker, engine=self.engine,
-            inbox=Inbox(inbox_t), service="backbone",
+            bus=self.bus, spec=ConsumerSpec(group="grp", handlers={TicketRated: self.on_rated}),
+            sessionmaker=self.sessionmaker, engine=self.engine, inbox=Inbox(inbox_t), outbox=self.outbox,
+            service="backbone",
         )
         self.tasks: list[asyncio.Task] = []
 
-    async def on_rated(self, envelope, event: TicketRated, session) -> None:
+    async def on_rated(self, event: TicketRated, ctx: Delivery[None]) -> None:
+        session = ctx.session
         if event.score in self.fail_scores:
             raise RuntimeError(f"refusing score {event.score}")
         row = (await session.execute(select(ratings.c.times).where(ratings.c.ticket_id == event.ticket_id))).first()
