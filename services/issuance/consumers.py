@@ -6,8 +6,9 @@ notification sender and the settings; the outbox comes with each delivery.
 
 from dataclasses import dataclass
 
-from services.issuance import service
+from services.issuance import notify, results, revocation
 from services.issuance.config import IssuanceSettings
+from services.issuance.deps import IssuanceDeps
 from services.issuance.notify import Sender
 from services.issuance.signing import LicenceSigner
 from shared.events.applications import ApplicationAccepted
@@ -25,28 +26,32 @@ class Resources:
     settings: IssuanceSettings
 
 
-def _deps(ctx: Delivery[Resources]) -> service.IssuanceDeps:
-    return service.IssuanceDeps(outbox=ctx.outbox, signer=ctx.deps.signer, settings=ctx.deps.settings)
+def _deps(ctx: Delivery[Resources]) -> IssuanceDeps:
+    return IssuanceDeps(outbox=ctx.outbox, signer=ctx.deps.signer, settings=ctx.deps.settings)
 
 
 async def on_application_accepted(event: ApplicationAccepted, ctx: Delivery[Resources]) -> None:
     """Remember tracking code, applicant, collection hall and items."""
-    await service.record_accepted(ctx.session, event=event, correlation_id=ctx.correlation_id, deps=_deps(ctx))
+    await results.record_accepted(
+        ctx.session, event=event, correlation_id=ctx.correlation_id, deps=_deps(ctx)
+    )
 
 
 async def on_approval_decided(event: ApprovalDecided, ctx: Delivery[Resources]) -> None:
     """Record the decision; release the results once every item is decided."""
-    await service.record_decision(ctx.session, event=event, correlation_id=ctx.correlation_id, deps=_deps(ctx))
+    await results.record_decision(
+        ctx.session, event=event, correlation_id=ctx.correlation_id, deps=_deps(ctx)
+    )
 
 
 async def on_decision_revoked(event: DecisionRevoked, ctx: Delivery[Resources]) -> None:
     """Revoke the licence of a revoked approval."""
-    await service.revoke_decision(ctx.session, event=event, deps=_deps(ctx))
+    await revocation.revoke_decision(ctx.session, event=event, deps=_deps(ctx))
 
 
 async def on_notification_requested(event: NotificationRequested, ctx: Delivery[Resources]) -> None:
     """Hand the notification to the configured sender."""
-    await service.deliver_notification(ctx.session, notification=event, sender=ctx.deps.sender)
+    await notify.deliver(ctx.session, notification=event, sender=ctx.deps.sender)
 
 
 CONSUMERS: list[ConsumerSpec] = [

@@ -1,9 +1,16 @@
-"""Notification senders: pluggable; the default one logs (masked) instead of sending SMS or app pushes."""
+"""Notifications: asking to tell the applicant (SMS or app), sending once per id, pluggable senders."""
 
 import importlib
-from typing import Protocol
+import uuid
+from datetime import datetime
+from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.issuance import repository
 from services.issuance.config import IssuanceSettings
+from services.issuance.deps import IssuanceDeps, emit
+from services.issuance.models import Application
 from shared.events.licences import NotificationRequested
 from shared.observability import get_logger
 from shared.privacy import mask_id_number, mask_mobile
@@ -47,3 +54,46 @@ def make_sender(settings: IssuanceSettings) -> Sender:
         raise ValueError("notification_sender must be 'log' or 'package.module:factory'")
     factory = getattr(importlib.import_module(module_name), attr)
     return factory()
+
+
+async def request(
+    session: AsyncSession,
+    *,
+    app: Application,
+    template: str,
+    params: dict[str, Any],
+    now: datetime,
+    deps: IssuanceDeps,
+) -> None:
+    """Ask for an SMS (mobile known) or an app message (to the applicant's account)."""
+    channel, recipient = ("sms", app.applicant_mobile) if app.applicant_mobile else ("app", app.applicant_id)
+    await emit(
+        session,
+        NotificationRequested(
+            notification_id=str(uuid.uuid4()),
+            channel=channel,
+            recipient=recipient,
+            template=template,
+            params=params,
+            application_id=app.application_id,
+            at=now,
+        ),
+        app=app,
+        deps=deps,
+    )
+
+
+async def deliver(session: AsyncSession, *, notification: NotificationRequested, sender: Sender) -> None:
+    """Send once per notification id and record it (masked); a sender error makes the bus retry."""
+    first = await repository.log_notification(
+        session,
+        values={
+            "notification_id": notification.notification_id,
+            "application_id": notification.application_id,
+            "channel": notification.channel,
+            "recipient_masked": masked_recipient(notification)[:40],
+            "template": notification.template,
+        },
+    )
+    if first:
+        await sender.send(notification)

@@ -1,15 +1,16 @@
-"""Issuance HTTP endpoints (thin; rules live in service.py)."""
+"""Issuance HTTP endpoints (thin; rules live in results, delivery, library and revocation)."""
 
 import io
-from typing import Annotated, Any
+from typing import Annotated
 
 import segno
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from services.issuance import repository, service
+from services.issuance import delivery, library, revocation
 from services.issuance.config import IssuanceSettings
-from services.issuance.models import Application
+from services.issuance.deps import IssuanceDeps
+from services.issuance.models import Application, Licence
 from services.issuance.schemas import (
     HALL,
     DocumentCheck,
@@ -29,28 +30,27 @@ from services.issuance.schemas import (
 from services.issuance.signing import CANONICALIZATION
 from shared.auth import Principal, Role, current_principal, public, require
 from shared.privacy import mask_id_number, mask_name
-from shared.problems import FieldError, Unprocessable
 from shared.service_app import SessionDep
 
 
-def get_deps(request: Request) -> service.IssuanceDeps:
+def get_deps(request: Request) -> IssuanceDeps:
     runtime = request.app.state.runtime
     settings: IssuanceSettings = runtime.settings
-    return service.IssuanceDeps(outbox=runtime.outbox, signer=request.app.state.signer, settings=settings)
+    return IssuanceDeps(outbox=runtime.outbox, signer=request.app.state.signer, settings=settings)
 
 
-DepsDep = Annotated[service.IssuanceDeps, Depends(get_deps)]
+DepsDep = Annotated[IssuanceDeps, Depends(get_deps)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 TrackingCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="From the receipt QR.")]
 
 router = APIRouter()
 pickups = APIRouter(prefix="/pickups", tags=["pickup and delivery"])
-library = APIRouter(prefix="/licences", tags=["licence library"])
+licences = APIRouter(prefix="/licences", tags=["licence library"])
 verify = APIRouter(prefix="/verify", tags=["public verification"])
 
 
 async def _pickup_view(session: SessionDep, app: Application) -> PickupView:
-    results = await repository.results_of(session, app.application_id)
+    results = await delivery.results_of(session, application_id=app.application_id)
     person = app.applicant_type == "natural_person"
     return PickupView(
         application_id=app.application_id,
@@ -91,15 +91,15 @@ async def scan(
     hall: Annotated[str, Query(pattern=HALL, description="The clerk's hall.")],
 ) -> PickupView:
     """Scan a receipt QR at an issuance window: status and results of the application (holder masked)."""
-    app = await service.find_for_pickup(session, tracking_code=tracking_code, hall=hall, principal=principal)
+    app = await delivery.find_for_pickup(session, tracking_code=tracking_code, hall=hall, principal=principal)
     return await _pickup_view(session, app)
 
 
 @pickups.post("/scan", dependencies=[require(Role.ISSUANCE_CLERK)])
 async def scan_qr(body: ScanRequest, session: SessionDep, principal: PrincipalDep) -> PickupView:
     """Scan a receipt QR as the scanner reads it (the progress URL or the bare tracking code)."""
-    code = service.tracking_code_from_qr(body.qr)
-    app = await service.find_for_pickup(session, tracking_code=code, hall=body.hall, principal=principal)
+    code = delivery.tracking_code_from_qr(body.qr)
+    app = await delivery.find_for_pickup(session, tracking_code=code, hall=body.hall, principal=principal)
     return await _pickup_view(session, app)
 
 
@@ -112,7 +112,7 @@ async def hand_over(
     deps: DepsDep,
 ) -> PickupView:
     """Hand the results over after checking the collector's identity; exactly once (409 afterwards)."""
-    app = await service.hand_over(
+    app = await delivery.hand_over(
         session,
         tracking_code=tracking_code,
         hall=body.hall,
@@ -133,7 +133,7 @@ async def transfer(
     deps: DepsDep,
 ) -> PickupView:
     """Move the results to another hall's issuance window (clerk of the current or the new hall)."""
-    app = await service.transfer(
+    app = await delivery.transfer(
         session, tracking_code=tracking_code, to_hall=body.to_hall, principal=principal, deps=deps
     )
     return await _pickup_view(session, app)
@@ -148,7 +148,7 @@ async def mail(
     deps: DepsDep,
 ) -> PickupView:
     """Post the results with a tracking number instead of a pickup; exactly once."""
-    app = await service.mail(
+    app = await delivery.mail(
         session,
         tracking_code=tracking_code,
         hall=body.hall,
@@ -161,7 +161,7 @@ async def mail(
     return await _pickup_view(session, app)
 
 
-@library.get("/public-key", dependencies=[public(rate_limited=False)])
+@licences.get("/public-key", dependencies=[public(rate_limited=False)])
 async def public_key(deps: DepsDep) -> PublicKeyView:
     """The Ed25519 public key licences are signed with, and how the signed bytes are formed."""
     signer = deps.signer
@@ -174,7 +174,7 @@ async def public_key(deps: DepsDep) -> PublicKeyView:
     )
 
 
-def _licence_view(licence: Any, deps: service.IssuanceDeps) -> LicenceView:
+def _licence_view(licence: Licence, deps: IssuanceDeps) -> LicenceView:
     return LicenceView(
         licence_no=licence.licence_no,
         licence_type=licence.licence_type,
@@ -186,18 +186,18 @@ def _licence_view(licence: Any, deps: service.IssuanceDeps) -> LicenceView:
         valid_from=licence.valid_from,
         valid_until=licence.valid_until,
         data=licence.data,
-        status=service.effective_status(licence, deps.today()),
+        status=library.effective_status(licence, deps.today()),
         issued_at=licence.issued_at,
         revoked_at=licence.revoked_at,
         revocation_reason=licence.revocation_reason,
         canonical=licence.canonical,
         signature=licence.signature,
         key_id=licence.key_id,
-        qr_payload=service.qr_payload(licence, deps),
+        qr_payload=library.qr_payload(licence, deps),
     )
 
 
-@library.get("", dependencies=[require(Role.APPLICANT, Role.ISSUANCE_CLERK, Role.AUDITOR)])
+@licences.get("", dependencies=[require(Role.APPLICANT, Role.ISSUANCE_CLERK, Role.AUDITOR)])
 async def list_licences(
     session: SessionDep,
     principal: PrincipalDep,
@@ -205,13 +205,7 @@ async def list_licences(
     holder_id: Annotated[str | None, Query(pattern=r"^[0-9A-Za-z]{15,18}$")] = None,
 ) -> list[LicenceSummary]:
     """Licences of one holder: applicants see their own; staff name the holder (masked in the list)."""
-    if principal.applicant_id is not None and not principal.has(Role.ISSUANCE_CLERK, Role.AUDITOR):
-        holder_id = principal.applicant_id
-    if holder_id is None:
-        raise Unprocessable(
-            "holder_id is required", errors=[FieldError(field="holder_id", message="required for staff")]
-        )
-    licences = await repository.licences_of_holder(session, holder_id.upper())
+    held = await library.licences_of_holder(session, holder_id=holder_id, principal=principal)
     return [
         LicenceSummary(
             licence_no=lic.licence_no,
@@ -221,31 +215,31 @@ async def list_licences(
             if lic.holder_type == "natural_person"
             else lic.holder_name,
             holder_id=mask_id_number(lic.holder_id),
-            status=service.effective_status(lic, deps.today()),
+            status=library.effective_status(lic, deps.today()),
             valid_from=lic.valid_from,
             valid_until=lic.valid_until,
         )
-        for lic in licences
+        for lic in held
     ]
 
 
-@library.get(
+@licences.get(
     "/{licence_no}", dependencies=[require(Role.APPLICANT, Role.ISSUANCE_CLERK, Role.AUDITOR, Role.APPROVER)]
 )
 async def get_licence(
     licence_no: str, session: SessionDep, principal: PrincipalDep, deps: DepsDep
 ) -> LicenceView:
     """The full licence with its canonical text and signature (holder, issuing department, staff)."""
-    licence = await service.licence_for_reader(session, licence_no=licence_no, principal=principal)
+    licence = await library.licence_for_reader(session, licence_no=licence_no, principal=principal)
     return _licence_view(licence, deps)
 
 
-@library.post("/{licence_no}/revoke", dependencies=[require(Role.APPROVER)])
+@licences.post("/{licence_no}/revoke", dependencies=[require(Role.APPROVER)])
 async def revoke(
     licence_no: str, body: RevokeRequest, session: SessionDep, principal: PrincipalDep, deps: DepsDep
 ) -> LicenceView:
     """Revoke a licence of the caller's department with a reason (visible in verification)."""
-    licence = await service.revoke_licence(
+    licence = await revocation.revoke_licence(
         session, licence_no=licence_no, reason=body.reason, principal=principal, deps=deps
     )
     return _licence_view(licence, deps)
@@ -254,16 +248,16 @@ async def revoke(
 @verify.get("/{licence_no}", dependencies=[public()])
 async def verify_licence(licence_no: str, session: SessionDep, deps: DepsDep) -> VerificationView:
     """Public check by licence number (what the licence QR opens): status, masked holder, signature check."""
-    licence = await service.licence_for_verification(session, licence_no=licence_no)
-    return VerificationView(**service.verification_view(licence, deps))
+    licence = await library.licence_for_verification(session, licence_no=licence_no)
+    return VerificationView(**library.verification_view(licence, deps))
 
 
 @verify.get("/{licence_no}/qr.svg", dependencies=[public()], response_class=Response)
 async def verify_qr(licence_no: str, session: SessionDep, deps: DepsDep) -> Response:
     """The QR code (SVG) printed on the licence: it encodes the public verification URL."""
-    licence = await service.licence_for_verification(session, licence_no=licence_no)
+    licence = await library.licence_for_verification(session, licence_no=licence_no)
     buffer = io.BytesIO()
-    segno.make(service.qr_payload(licence, deps), error="m").save(buffer, kind="svg", scale=4)
+    segno.make(library.qr_payload(licence, deps), error="m").save(buffer, kind="svg", scale=4)
     return Response(buffer.getvalue(), media_type="image/svg+xml")
 
 
@@ -271,10 +265,10 @@ async def verify_qr(licence_no: str, session: SessionDep, deps: DepsDep) -> Resp
 async def verify_document(body: DocumentCheck, session: SessionDep, deps: DepsDep) -> DocumentCheckResult:
     """Check a licence file (canonical text + signature) against the published key, and its status."""
     return DocumentCheckResult(
-        **await service.check_document(session, canonical=body.canonical, signature=body.signature, deps=deps)
+        **await library.check_document(session, canonical=body.canonical, signature=body.signature, deps=deps)
     )
 
 
 router.include_router(pickups)
-router.include_router(library)
+router.include_router(licences)
 router.include_router(verify)

@@ -16,9 +16,6 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
-
 from issuance_helpers import HALL, Issuance, accepted, decided, item, person, unique
 from sqlalchemy import func, select
 
@@ -28,7 +25,7 @@ from services.issuance.models import Application
 from services.issuance.signing import LicenceSigner, canonical_json
 from shared.auth import generate_signing_key, mint_token
 from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database, wait_for
-from tests.conftest import running
+from shared.testing import running
 
 
 def signing_figures() -> None:

@@ -9,11 +9,13 @@ import httpx
 from aiokafka.errors import KafkaError
 from sqlalchemy import func, select
 
+from services.issuance.deps import IssuanceDeps
 from services.issuance.models import Application, Licence, NotificationLog, Result, backbone
 from shared.events import Envelope
 from shared.events.applications import AcceptedItem, Applicant, ApplicationAccepted
 from shared.events.approvals import ApprovalDecided, DecisionRevoked
 from shared.events.envelope import Event
+from shared.events.licences import NotificationRequested
 from shared.infra import wait_for
 from shared.testing import new_id_number  # noqa: F401 (re-exported to tests)
 
@@ -57,6 +59,22 @@ class Issuance:
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.2 * 2**attempt)
+
+    def deps(self) -> IssuanceDeps:
+        """The running app's outbox, signing key and settings, to call the service's functions directly."""
+        return IssuanceDeps(
+            outbox=self.runtime.outbox, signer=self.client.app.state.signer, settings=self.runtime.settings
+        )
+
+    async def staged(self, session: Any, application_id: str) -> list[dict[str, Any]]:
+        """Envelopes about ``application_id`` in the outbox as ``session`` sees it (also uncommitted ones)."""
+        t = backbone.outbox_table
+        rows = await session.execute(
+            select(t.c.envelope)
+            .where(t.c.envelope["payload"]["application_id"].astext == application_id)
+            .order_by(t.c.seq)
+        )
+        return list(rows.scalars())
 
     async def scalar(self, stmt: Any) -> Any:
         async with self.runtime.sessionmaker() as session:
@@ -113,6 +131,19 @@ class Issuance:
             return await self.count_results(application_id) >= count
 
         await wait_for(check, timeout=timeout, message=f"{count} results of {application_id}")
+
+
+class RecordingSender:
+    """A notification sender that keeps what it was asked to send, or fails like a gateway that is down."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.fail = fail
+        self.sent: list[NotificationRequested] = []
+
+    async def send(self, notification: NotificationRequested) -> None:
+        if self.fail:
+            raise ConnectionError("SMS gateway unreachable")
+        self.sent.append(notification)
 
 
 def item(

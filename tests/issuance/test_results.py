@@ -1,4 +1,4 @@
-"""Results from decisions, through the real broker: licences, bundles, duplicates, ordering, revocation."""
+"""Results from decisions, through the real broker: licences, bundles, duplicates, ordering; licence rules."""
 
 import uuid
 from datetime import date
@@ -11,10 +11,11 @@ from issuance_helpers import (
     item,
     person,
     released_application,
-    revoked,
     unique,
 )
 
+from services.issuance import results
+from services.issuance.models import Result
 from services.issuance.numbers import check_licence_no
 from shared.infra import wait_for
 
@@ -153,24 +154,29 @@ async def test_decision_overtaking_the_acceptance_waits_for_the_tracking_code(is
     assert {e["correlation_id"] for e in await iss.events(application_id)} == {cid}  # the acceptance's id
 
 
-async def test_failed_post_check_revokes_the_licence(iss: Issuance) -> None:
-    cid = unique("corr")
-    application_id, _, _, [food] = await released_application(iss, correlation_id=cid)
-    [licence] = await iss.licences(application_id)
-    await iss.send(revoked(application_id, food, "事后核查：经营场所与承诺不符"), correlation_id=cid)
+def test_licence_data_keeps_the_subject_and_never_personal_data() -> None:
+    result = Result(
+        matter_name="食品经营许可",
+        values={
+            "premises.address": "中山市东区1号",
+            "entity.name": "示例餐饮有限公司",
+            "entity.uscc": "91442000MA4UXXXX1X",  # a credit code is an identifier: not on the licence
+            "entity.legal_rep_id_number": "110101199003071234",
+            "food.contact_mobile": "13800138000",
+            "person.name": "张三丰",  # not a licence field at all
+            "hygiene.email": "a@example.org",
+        },
+    )
+    data = results.licence_data(result)
+    assert data == {
+        "entity.name": "示例餐饮有限公司",
+        "matter_name": "食品经营许可",
+        "premises.address": "中山市东区1号",
+    }
+    assert list(data)[:2] == ["entity.name", "premises.address"]  # sorted, so the canonical text is stable
 
-    async def is_revoked() -> bool:
-        [lic] = await iss.licences(application_id)
-        return lic.status == "revoked"
 
-    await wait_for(is_revoked, timeout=30, message="licence revoked")
-    [event] = await iss.events(application_id, "licence.revoked")
-    assert event["payload"]["licence_no"] == licence.licence_no
-    assert event["payload"]["reason"] == "事后核查：经营场所与承诺不符"
-    view = (await iss.client.get(f"/verify/{licence.licence_no}")).json()
-    assert (view["status"], view["revocation_reason"]) == ("revoked", "事后核查：经营场所与承诺不符")
-    # a second revocation of the same decision changes nothing
-    await iss.send(revoked(application_id, food, "again"), correlation_id=cid)
-    other_id, _, _, _ = await released_application(iss)
-    assert len(await iss.events(application_id, "licence.revoked")) == 1
-    assert other_id
+def test_validity_counts_whole_years_and_survives_29_february() -> None:
+    assert results.years_later(date(2026, 3, 15), 5) == date(2031, 3, 15)
+    assert results.years_later(date(2028, 2, 29), 4) == date(2032, 2, 29)  # leap year to leap year
+    assert results.years_later(date(2028, 2, 29), 5) == date(2033, 2, 28)

@@ -16,6 +16,9 @@ from issuance_helpers import (
     unique,
 )
 
+from services.issuance import delivery
+from shared.problems import Unprocessable
+
 
 @pytest.fixture(scope="module")
 def clerk(infra) -> dict[str, str]:
@@ -192,3 +195,23 @@ async def test_on_the_spot_results_at_the_accepting_hall(iss: Issuance, other_cl
     assert done.status_code == 200, done.text
     [ready] = await iss.events(application_id, "delivery.result_ready")
     assert ready["payload"]["on_the_spot"] is True
+
+
+def test_tracking_code_from_what_the_scanner_read() -> None:
+    code = "a1B2c3D4e5F6_-x"
+    for qr in (
+        code,
+        f"  {code}\n",
+        f"https://hall.example/progress/{code}",
+        f"https://hall.example/progress/{code}/",
+        f"https://hall.example/progress/{code}?lang=zh#top",
+    ):
+        assert delivery.tracking_code_from_qr(qr) == code, qr
+    for qr in (
+        "short",
+        "https://hall.example/progress/abc'--xyz",
+        f"https://hall.example/progress/{code}%00",
+    ):
+        with pytest.raises(Unprocessable) as raised:
+            delivery.tracking_code_from_qr(qr)
+        assert [e.field for e in raised.value.errors or []] == ["qr"], qr
