@@ -3,20 +3,20 @@
 The service's dependencies (``Delivery.deps``) are its working-day clock.
 """
 
-from services.approval import service
-from services.approval.service import ServiceClock
+from services.approval import pauses, tasks
+from services.approval.deadlines import ServiceClock
 from shared.events.applications import ApplicationAccepted, ApplicationSupplemented
 from shared.handlers import ConsumerSpec, Delivery
 
 
 async def on_application_accepted(event: ApplicationAccepted, ctx: Delivery[ServiceClock]) -> None:
     """Open one approval task per matter of the accepted application."""
-    await service.open_tasks(ctx.session, outbox=ctx.outbox, event=event, clock=ctx.deps)
+    await tasks.open_tasks(ctx.session, outbox=ctx.outbox, event=event, clock=ctx.deps)
 
 
 async def on_application_supplemented(event: ApplicationSupplemented, ctx: Delivery[ServiceClock]) -> None:
     """Resume supplement-paused tasks and tick off committed materials."""
-    await service.apply_supplement(ctx.session, event=event, clock=ctx.deps)
+    await pauses.apply_supplement(ctx.session, event=event, clock=ctx.deps)
 
 
 CONSUMERS: list[ConsumerSpec] = [

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.approval.config import ApprovalSettings
-from services.approval.service import ServiceClock
+from services.approval.deadlines import ServiceClock
 from shared.auth import Principal, current_principal
 
 

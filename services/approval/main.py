@@ -4,7 +4,7 @@ import asyncio
 
 from fastapi import FastAPI
 
-from services.approval import consumers, router, service
+from services.approval import consumers, deadlines, router, time_limits
 from services.approval.config import ApprovalSettings
 from services.approval.models import backbone
 from shared.service_app import Runtime, create_service_app
@@ -13,13 +13,13 @@ from shared.service_app import Runtime, create_service_app
 def create_app(settings: ApprovalSettings | None = None) -> FastAPI:
     """The approval app; its background task sweeps time limits every ``sweep_interval_seconds``."""
     settings = settings or ApprovalSettings()
-    clock = service.ServiceClock(timezone=settings.timezone)
+    clock = deadlines.ServiceClock(timezone=settings.timezone)
 
     def on_started(runtime: Runtime) -> None:
         if settings.sweep_interval_seconds > 0:
             runtime.tasks.append(
                 asyncio.create_task(
-                    service.sweep_forever(runtime, clock=clock, interval=settings.sweep_interval_seconds),
+                    time_limits.sweep_forever(runtime, clock=clock, interval=settings.sweep_interval_seconds),
                     name="approval-time-limit-sweep",
                 )
             )

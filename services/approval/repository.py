@@ -100,7 +100,7 @@ def worklist_query(
     due_to: date | None,
     overdue_before: date | None,
     warning_between: tuple[date, date] | None,
-) -> Select[tuple[Task]]:
+) -> Select[Task]:
     """The worklist filter as one query (``departments`` None = every department)."""
     query = select(Task)
     if departments is not None:
@@ -123,7 +123,7 @@ def worklist_query(
 
 
 async def run_worklist(
-    session: AsyncSession, query: Select[tuple[Task]], *, limit: int, offset: int
+    session: AsyncSession, query: Select[Task], *, limit: int, offset: int
 ) -> Sequence[Task]:
     """Execute a worklist query, one page."""
     return (await session.execute(query.limit(limit).offset(offset))).scalars().all()

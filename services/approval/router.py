@@ -1,4 +1,4 @@
-"""Approval HTTP endpoints (thin; rules live in service.py)."""
+"""Approval HTTP endpoints (thin: each calls the sub-domain module that owns the rule)."""
 
 from datetime import date
 from typing import Annotated, Literal
@@ -6,7 +6,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.approval import repository, service
+from services.approval import (
+    access,
+    claims,
+    deadlines,
+    decisions,
+    history,
+    liaison,
+    pauses,
+    post_checks,
+    steps,
+    time_limits,
+    worklist,
+)
 from services.approval.dependencies import ClockDep, PrincipalDep, SettingsDep
 from services.approval.models import Handover, PostCheck, Task
 from services.approval.schemas import (
@@ -31,7 +43,6 @@ from services.approval.schemas import (
 )
 from shared.auth import Role, require
 from shared.privacy import mask_id_number, mask_name
-from shared.problems import NotFound
 from shared.service_app import RuntimeDep, SessionDep
 
 router = APIRouter(tags=["approval"])
@@ -52,12 +63,12 @@ def _summary(task: Task, *, as_of: date, warning_days: int) -> dict:
         "matter_name": task.matter_name,
         "department": task.department,
         "status": task.status,
-        "step": service.current_step(task),
+        "step": steps.current_step(task),
         "assignee": task.assignee,
         "applicant_name": mask_name(applicant.get("name")),
         "applicant_id": mask_id_number(applicant.get("id_number")),
         "accepted_on": task.accepted_on,
-        "clock": service.clock_of(task, as_of=as_of, warning_days=warning_days),
+        "clock": deadlines.clock_of(task, as_of=as_of, warning_days=warning_days),
         "overdue_notified": task.overdue_on is not None,
         "commitment_status": task.commitment_status,
     }
@@ -98,13 +109,10 @@ async def _read(session: AsyncSession, task: Task, *, as_of: date, warning_days:
         supplement_materials=task.supplement_materials,
         history=[
             HistoryRead.model_validate(h, from_attributes=True)
-            for h in await repository.history(session, task_id=task.id)
+            for h in await history.of_task(session, task_id=task.id)
         ],
-        handovers=[_handover(h) for h in await repository.handovers(session, task_id=task.id)],
-        post_checks=[
-            _post_check(c)
-            for c in await repository.post_checks(session, departments=None, status=None, task_id=task.id)
-        ],
+        handovers=[_handover(h) for h in await liaison.handovers(session, task_id=task.id)],
+        post_checks=[_post_check(c) for c in await post_checks.of_task(session, task_id=task.id)],
     )
 
 
@@ -130,7 +138,7 @@ async def list_tasks(
 ) -> list[dict]:
     """The department worklist: only the caller's departments; applicants masked."""
     day = as_of or clock.today()
-    tasks = await service.worklist(
+    tasks = await worklist.page(
         session,
         principal=principal,
         department=department,
@@ -153,17 +161,17 @@ async def get_task(
     task_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep
 ) -> TaskRead:
     """One task of the caller's department, with its history, hand-overs and post-checks."""
-    task = await service.get_visible_task(session, task_id=task_id, principal=principal)
+    task = await access.get_visible_task(session, task_id=task_id, principal=principal)
     return await _read(session, task, as_of=clock.today(), warning_days=settings.warning_working_days)
 
 
 @router.get("/tasks/{task_id}/history", response_model=list[HistoryRead], dependencies=[require(*STAFF)])
 async def task_history(task_id: str, session: SessionDep, principal: PrincipalDep) -> list[HistoryRead]:
     """The audit trail of a task: who, in which role, when, what and why."""
-    task = await service.get_visible_task(session, task_id=task_id, principal=principal)
+    task = await access.get_visible_task(session, task_id=task_id, principal=principal)
     return [
         HistoryRead.model_validate(h, from_attributes=True)
-        for h in await repository.history(session, task_id=task.id)
+        for h in await history.of_task(session, task_id=task.id)
     ]
 
 
@@ -176,7 +184,7 @@ async def claim(
     task_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep
 ) -> TaskRead:
     """Take an unassigned task of one's department; a concurrent claim loses with 409."""
-    task = await service.claim(session, task_id=task_id, principal=principal)
+    task = await claims.claim(session, task_id=task_id, principal=principal)
     return await _respond(session, task, clock, settings)
 
 
@@ -190,7 +198,7 @@ async def assign(
     settings: SettingsDep,
 ) -> TaskRead:
     """Give a task to a colleague of the department."""
-    task = await service.assign(session, task_id=task_id, principal=principal, assignee=body.assignee)
+    task = await claims.assign(session, task_id=task_id, principal=principal, assignee=body.assignee)
     return await _respond(session, task, clock, settings)
 
 
@@ -199,7 +207,7 @@ async def release(
     task_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep
 ) -> TaskRead:
     """Put one's own task back into the department's pool."""
-    task = await service.release(session, task_id=task_id, principal=principal)
+    task = await claims.release(session, task_id=task_id, principal=principal)
     return await _respond(session, task, clock, settings)
 
 
@@ -213,7 +221,7 @@ async def advance(
     settings: SettingsDep,
 ) -> TaskRead:
     """Complete the current step (e.g. review) with an opinion; the next step waits for a claim."""
-    task = await service.advance(session, task_id=task_id, principal=principal, opinion=body.opinion)
+    task = await decisions.advance(session, task_id=task_id, principal=principal, opinion=body.opinion)
     return await _respond(session, task, clock, settings)
 
 
@@ -228,7 +236,7 @@ async def approve(
     settings: SettingsDep,
 ) -> TaskRead:
     """Approve at the last step; emits approval.decided."""
-    task = await service.decide(
+    task = await decisions.decide(
         session,
         task_id=task_id,
         principal=principal,
@@ -251,7 +259,7 @@ async def deny(
     settings: SettingsDep,
 ) -> TaskRead:
     """Deny at the last step with a reason; emits approval.decided."""
-    task = await service.decide(
+    task = await decisions.decide(
         session,
         task_id=task_id,
         principal=principal,
@@ -274,7 +282,7 @@ async def request_supplement(
     settings: SettingsDep,
 ) -> TaskRead:
     """Ask for a supplement (补正) through acceptance; the clock pauses until application.supplemented."""
-    task = await service.request_supplement(
+    task = await pauses.request_supplement(
         session,
         task_id=task_id,
         principal=principal,
@@ -296,7 +304,7 @@ async def suspend(
     settings: SettingsDep,
 ) -> TaskRead:
     """Suspend for a site inspection (现场勘查); the clock pauses."""
-    task = await service.suspend(
+    task = await pauses.suspend(
         session, task_id=task_id, principal=principal, reason=body.reason, clock=clock
     )
     return await _respond(session, task, clock, settings)
@@ -312,7 +320,7 @@ async def resume(
     settings: SettingsDep,
 ) -> TaskRead:
     """End the site inspection with its findings; the clock runs again."""
-    task = await service.resume(
+    task = await pauses.resume(
         session, task_id=task_id, principal=principal, findings=body.findings, clock=clock
     )
     return await _respond(session, task, clock, settings)
@@ -331,7 +339,7 @@ async def send_files(
     task_id: str, body: HandoverCreate, session: SessionDep, principal: PrincipalDep
 ) -> HandoverRead:
     """A liaison officer (联络官) records files carried to the department."""
-    handover = await service.send_files(
+    handover = await liaison.send_files(
         session,
         task_id=task_id,
         principal=principal,
@@ -349,7 +357,7 @@ async def return_files(
     handover_id: str, body: HandoverReturn, session: SessionDep, principal: PrincipalDep
 ) -> HandoverRead:
     """A liaison officer records the files returned from the department."""
-    handover = await service.return_files(
+    handover = await liaison.return_files(
         session, handover_id=handover_id, principal=principal, files=body.files, note=body.note
     )
     return _handover(handover)
@@ -363,12 +371,9 @@ async def get_application(
     application_id: str, session: SessionDep, principal: PrincipalDep
 ) -> ApplicationRead:
     """Decision state of an application / bundle; members of other departments show only their state."""
-    tasks = await repository.tasks_of_application(session, application_id=application_id)
-    visible = [t for t in tasks if principal.may_act_for_department(t.department)]
-    if not visible:
-        raise NotFound(f"application {application_id} has no task of your departments")
-    application = await repository.get_application(session, application_id=application_id)
-    assert application is not None
+    application, tasks = await access.get_visible_application(
+        session, application_id=application_id, principal=principal
+    )
     return ApplicationRead(
         application_id=application.application_id,
         application_no=application.application_no,
@@ -398,7 +403,7 @@ async def get_application(
 async def sweep(session: SessionDep, runtime: RuntimeDep, clock: ClockDep, as_of: date | None = None) -> dict:
     """Run the time-limit sweep now (as of a date, default today): approval.overdue once per task,
     post-checks for commitments past their deadline."""
-    return await service.sweep(session, outbox=runtime.outbox, as_of=as_of or clock.today())
+    return await time_limits.sweep(session, outbox=runtime.outbox, as_of=as_of or clock.today())
 
 
 @router.get(
@@ -417,7 +422,7 @@ async def report(
     as_of: date | None = None,
 ) -> dict:
     """Time-limit report of one department: on time, late, average working days, open backlog."""
-    return await service.department_report(
+    return await time_limits.department_report(
         session,
         principal=principal,
         department=department,
@@ -441,14 +446,8 @@ async def list_post_checks(
     status: Literal["open", "passed", "rectification", "revoked"] | None = None,
 ) -> list[PostCheckRead]:
     """Post-checks of the caller's departments."""
-    if department is not None:
-        principal.check_department(department)
-        departments: set[str] | None = {department}
-    else:
-        departments = None if "*" in principal.departments else set(principal.departments)
-    return [
-        _post_check(c) for c in await repository.post_checks(session, departments=departments, status=status)
-    ]
+    checks = await post_checks.visible(session, principal=principal, department=department, status=status)
+    return [_post_check(c) for c in checks]
 
 
 @router.post(
@@ -465,7 +464,7 @@ async def sample(
     settings: SettingsDep,
 ) -> list[PostCheckRead]:
     """Draw approved commitment cases of a department for post-checks, weighted by risk."""
-    checks = await service.sample_post_checks(
+    checks = await post_checks.sample(
         session,
         principal=principal,
         department=body.department,
@@ -492,7 +491,7 @@ async def post_check_result(
     settings: SettingsDep,
 ) -> PostCheckRead:
     """Record a post-check: passed, rectification ordered, or revoke (emits approval.decision_revoked)."""
-    check = await service.record_post_check(
+    check = await post_checks.record_result(
         session,
         post_check_id=post_check_id,
         principal=principal,

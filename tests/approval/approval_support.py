@@ -2,6 +2,8 @@
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -26,6 +28,33 @@ ID_NUMBER = "11010519491231002X"  # valid GB 11643 check digit
 
 def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def approver(infra: Any, sub: str, *departments: str) -> dict[str, str]:
+    """Authorization header of an approver of ``departments``."""
+    return infra.auth("approver", sub=sub, departments=list(departments))
+
+
+@contextmanager
+def today(approval: Any, day: date) -> Iterator[None]:
+    """Pin the approval service's clock."""
+    clock = approval.app.state.clock
+    clock.fixed = day
+    try:
+        yield
+    finally:
+        clock.fixed = None
+
+
+async def sweep(approval: Any, infra: Any, as_of: date) -> dict:
+    """Run the time-limit sweep as of ``as_of`` through the API, as an auditor."""
+    response = await approval.post(
+        "/time-limits/sweep",
+        params={"as_of": as_of.isoformat()},
+        headers=infra.auth("auditor", departments=["*"]),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 def item(

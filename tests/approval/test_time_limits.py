@@ -1,7 +1,6 @@
-"""Time limits in working days: holidays skipped, warning and overdue states, clock pauses, overdue once."""
+"""Time limits over many tasks: the sweep (overdue once, also in the background) and the department report."""
 
 import asyncio
-from contextlib import contextmanager
 from datetime import date
 
 from approval_support import (
@@ -10,76 +9,14 @@ from approval_support import (
     item,
     open_application,
     outbox_events,
-    supplemented,
+    sweep,
     tasks_of,
+    today,
 )
 
-from services.approval import service
-from services.approval.service import ServiceClock
+from services.approval import time_limits
+from services.approval.deadlines import ServiceClock
 from shared.infra import wait_for
-
-ACCEPTED = date(
-    2026, 9, 24
-)  # Thursday before 中秋 (25-27 Sep) and 国庆 (1-7 Oct); 10 Oct is a working Saturday
-
-
-@contextmanager
-def today(approval, day: date):
-    """Pin the approval service's clock."""
-    clock = approval.app.state.clock
-    clock.fixed = day
-    try:
-        yield
-    finally:
-        clock.fixed = None
-
-
-async def sweep(approval, infra, as_of: date) -> dict:
-    response = await approval.post(
-        "/time-limits/sweep",
-        params={"as_of": as_of.isoformat()},
-        headers=infra.auth("auditor", departments=["*"]),
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def test_due_dates_skip_holidays_and_warning_state(approval, infra, sender) -> None:
-    [task] = await open_application(approval, sender, accepted(item("ZJ-001", "ZJ", legal=10, promised=3)))
-    assert task.promised_due == date(2026, 9, 30)  # 28, 29, 30 Sep: 25 Sep is a holiday, 26-27 a weekend
-    assert task.legal_due == date(2026, 10, 15)  # 1-7 Oct off, 10 Oct (Saturday) worked
-    [opened] = await outbox_events(approval, "approval.task_opened", task_id=task.id)
-    assert (
-        opened["payload"]["promised_due"] == "2026-09-30" and opened["payload"]["legal_due"] == "2026-10-15"
-    )
-
-    headers = infra.auth("approver", sub="zj-1", departments=["ZJ"])
-
-    async def ids(**params) -> set[str]:
-        response = await approval.get(
-            "/tasks", params=params | {"matter": "ZJ-001", "limit": 500}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        return {t["id"] for t in response.json()}
-
-    assert task.id not in await ids(clock="warning", as_of="2026-09-25")
-    assert task.id in await ids(clock="warning", as_of="2026-09-29")
-    assert task.id not in await ids(clock="overdue", as_of="2026-09-30")
-    assert task.id in await ids(clock="overdue", as_of="2026-10-08")
-    assert task.id in await ids(due_from="2026-09-30", due_to="2026-09-30", status="pending")
-    assert task.id not in await ids(due_to="2026-09-29")
-    rows = (
-        await approval.get("/tasks", params={"matter": "ZJ-001", "as_of": "2026-09-29"}, headers=headers)
-    ).json()
-    clock = next(t["clock"] for t in rows if t["id"] == task.id)
-    assert clock["state"] == "warning" and clock["working_days_left"] == 1
-    assert clock["legal_overdue"] is False
-    late = (
-        await approval.get("/tasks", params={"matter": "ZJ-001", "as_of": "2026-10-16"}, headers=headers)
-    ).json()
-    assert next(t["clock"] for t in late if t["id"] == task.id)["legal_overdue"] is True
-    bad = await approval.get("/tasks", params={"clock": "late"}, headers=headers)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "clock"
 
 
 async def test_overdue_fires_once(approval, infra, sender) -> None:
@@ -98,73 +35,6 @@ async def test_overdue_fires_once(approval, infra, sender) -> None:
     assert stored.overdue_on == date(2026, 10, 8)
     approver = infra.auth("approver", departments=["ZJ"])
     assert (await approval.post("/time-limits/sweep", headers=approver)).status_code == 403
-
-
-async def test_supplement_pauses_and_resumes_the_clock(approval, infra, sender) -> None:
-    [task] = await open_application(
-        approval, sender, accepted(item("STHJ-001", "STHJ", legal=10, promised=3))
-    )
-    headers = infra.auth("approver", sub="sthj-1", departments=["STHJ"])
-    assert (await approval.post(f"/tasks/{task.id}/claim", headers=headers)).status_code == 200
-    with today(approval, date(2026, 9, 28)):
-        response = await approval.post(
-            f"/tasks/{task.id}/supplement",
-            headers=headers,
-            json={"materials": ["M-PLAN"], "reason": "平面图不清晰"},
-        )
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == "supplement"
-    [requested] = await outbox_events(approval, "approval.supplement_requested", task_id=task.id)
-    assert (
-        requested["payload"]["materials"] == ["M-PLAN"] and requested["payload"]["reason"] == "平面图不清晰"
-    )
-
-    # Paused: no overdue however late it gets, no decision meanwhile.
-    assert task.id not in (await sweep(approval, infra, date(2026, 10, 20)))["overdue"]
-    assert (await approval.post(f"/tasks/{task.id}/advance", json={}, headers=headers)).status_code == 409
-    with today(approval, date(2026, 10, 9)):
-        paused = (await approval.get(f"/tasks/{task.id}", headers=headers)).json()["clock"]
-    assert (
-        paused["state"] == "paused" and paused["paused_days"] == 4 and paused["promised_due"] == "2026-10-12"
-    )
-
-    # The applicant supplies on 9 Oct: 29, 30 Sep, 8, 9 Oct (4 working days) did not count.
-    await sender.send(supplemented(task.application_id, at=date(2026, 10, 9), materials=["M-PLAN"]))
-
-    async def resumed():
-        [t] = await tasks_of(approval, task.application_id)
-        return t if t.status == "pending" else None
-
-    stored = await wait_for(resumed, timeout=60, message="clock resumed")
-    assert stored.paused_days == 4 and stored.paused_since is None
-    assert stored.promised_due == date(2026, 10, 12) and stored.legal_due == date(2026, 10, 21)
-    assert task.id not in (await sweep(approval, infra, date(2026, 10, 12)))["overdue"]
-    assert task.id in (await sweep(approval, infra, date(2026, 10, 13)))["overdue"]
-    history = (await approval.get(f"/tasks/{task.id}/history", headers=headers)).json()
-    entry = next(h for h in history if h["action"] == "supplemented")
-    assert entry["role"] == "applicant" and entry["data"]["paused_working_days"] == 4
-    assert (await approval.post(f"/tasks/{task.id}/advance", json={}, headers=headers)).status_code == 200
-
-
-async def test_site_inspection_pauses_the_clock(approval, infra, sender) -> None:
-    [task] = await open_application(approval, sender, accepted(item("SWU-001", "SWU", legal=45, promised=3)))
-    headers = infra.auth("approver", sub="swu-1", departments=["SWU"])
-    assert (await approval.post(f"/tasks/{task.id}/claim", headers=headers)).status_code == 200
-    with today(approval, date(2026, 9, 28)):
-        suspended = await approval.post(
-            f"/tasks/{task.id}/suspend", json={"reason": "取水口现场勘查"}, headers=headers
-        )
-    assert suspended.status_code == 200 and suspended.json()["status"] == "suspended"
-    assert (
-        await approval.post(f"/tasks/{task.id}/resume", json={"findings": ""}, headers=headers)
-    ).status_code == 422
-    with today(approval, date(2026, 10, 9)):
-        resumed = await approval.post(
-            f"/tasks/{task.id}/resume", json={"findings": "现场符合要求"}, headers=headers
-        )
-    assert resumed.status_code == 200, resumed.text
-    assert resumed.json()["status"] == "pending" and resumed.json()["clock"]["promised_due"] == "2026-10-12"
-    assert [h["action"] for h in resumed.json()["history"]][-2:] == ["suspended", "resumed"]
 
 
 async def test_department_report(approval, infra, sender) -> None:
@@ -218,7 +88,7 @@ async def test_background_sweep_uses_the_service_clock(approval, infra, sender) 
     assert task.promised_due == date(2025, 12, 30)
     runtime = approval.app.state.runtime
     loop = asyncio.create_task(
-        service.sweep_forever(runtime, clock=ServiceClock(fixed=date(2026, 1, 6)), interval=0.05)
+        time_limits.sweep_forever(runtime, clock=ServiceClock(fixed=date(2026, 1, 6)), interval=0.05)
     )
 
     def overdue_on(application_id: str):

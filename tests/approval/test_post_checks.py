@@ -1,28 +1,26 @@
-"""Commitments (容缺/告知承诺) and their post-checks, risk-based sampling, revocation; liaison hand-overs."""
+"""Commitments (容缺/告知承诺) and their post-checks: deadlines, risk-based sampling, rectification, revocation."""
 
-from contextlib import contextmanager
 from datetime import date
 
-from approval_support import accepted, item, open_application, outbox_events, supplemented, tasks_of, uid
+from approval_support import (
+    accepted,
+    item,
+    open_application,
+    outbox_events,
+    supplemented,
+    tasks_of,
+    today,
+    uid,
+)
 
-from services.approval import service
+from services.approval import post_checks
 from services.approval.models import Task
 from shared.infra import wait_for
 
 DEADLINE = date(2026, 10, 15)
 
 
-@contextmanager
-def today(approval, day: date):
-    clock = approval.app.state.clock
-    clock.fixed = day
-    try:
-        yield
-    finally:
-        clock.fixed = None
-
-
-async def post_checks(approval, infra, department: str) -> list[dict]:
+async def listed_checks(approval, infra, department: str) -> list[dict]:
     response = await approval.get(
         "/post-checks", params={"department": department}, headers=infra.auth("auditor", departments=["*"])
     )
@@ -62,7 +60,7 @@ async def test_commitment_past_its_deadline_opens_one_post_check(approval, infra
         await approval.post("/time-limits/sweep", params={"as_of": "2026-10-19"}, headers=auditor)
     ).json()
     assert task.id not in result["commitments_overdue"]
-    checks = [c for c in await post_checks(approval, infra, "NY") if c["task_id"] == task.id]
+    checks = [c for c in await listed_checks(approval, infra, "NY") if c["task_id"] == task.id]
     assert [(c["reason"], c["status"]) for c in checks] == [("commitment_overdue", "open")]
     [stored] = await tasks_of(approval, event.application_id)
     assert stored.commitment_status == "overdue"
@@ -75,7 +73,7 @@ async def test_approval_with_missing_commitment_then_failed_post_check_revokes(
     [task] = await open_application(approval, sender, event)
     headers = infra.auth("approver", sub="kj-1", departments=["KJ"])
     await approve(approval, headers, task.id)
-    [check] = [c for c in await post_checks(approval, infra, "KJ") if c["task_id"] == task.id]
+    [check] = [c for c in await listed_checks(approval, infra, "KJ") if c["task_id"] == task.id]
     assert check["reason"] == "approved_with_missing" and check["status"] == "open"
 
     outsider = infra.auth("approver", departments=["NY"])
@@ -139,7 +137,7 @@ async def test_risk_based_sampling_of_approved_commitment_cases(approval, infra,
     with today(approval, date(2026, 10, 12)):
         for task in [*commitment_tasks, plain]:
             await approve(approval, headers, task.id)
-    assert [c for c in await post_checks(approval, infra, "JX")] == []  # fulfilled: no automatic post-check
+    assert [c for c in await listed_checks(approval, infra, "JX")] == []  # fulfilled: no automatic post-check
 
     request = {"department": "JX", "decided_from": "2026-10-01", "decided_to": "2026-10-31", "seed": "2026Q4"}
     none = await approval.post("/post-checks/sampling", json=request | {"base_rate": 0}, headers=headers)
@@ -185,55 +183,27 @@ async def test_risk_based_sampling_of_approved_commitment_cases(approval, infra,
 
 def test_risk_score_weights() -> None:
     task = Task(matter_code="SCJG-003", commitment_materials=["A", "B"])
-    assert service.risk_score(task, failed_before=0, high_risk_matters=set()) == 2.0
-    assert service.risk_score(task, failed_before=0, high_risk_matters={"SCJG-003"}) == 4.0
-    assert service.risk_score(task, failed_before=1, high_risk_matters=set()) == 4.0
-    assert service.risk_score(task, failed_before=9, high_risk_matters=set()) == 8.0  # capped
+    assert post_checks.risk_score(task, failed_before=0, high_risk_matters=set()) == 2.0
+    assert post_checks.risk_score(task, failed_before=0, high_risk_matters={"SCJG-003"}) == 4.0
+    assert post_checks.risk_score(task, failed_before=1, high_risk_matters=set()) == 4.0
+    assert post_checks.risk_score(task, failed_before=9, high_risk_matters=set()) == 8.0  # capped
 
 
-async def test_liaison_hand_over_and_return(approval, infra, sender) -> None:
-    [task] = await open_application(approval, sender, accepted(item("DA-001", "DA")))
-    liaison = infra.auth("liaison", sub="liaison-da", departments=["DA"])
-    other_liaison = infra.auth("liaison", sub="liaison-ny", departments=["NY"])
-    approver = infra.auth("approver", sub="da-1", departments=["DA"])
-    files = {"files": ["申请书", "营业执照复印件"], "note": "送档案馆审查", "received_by": "王科长"}
+async def test_post_check_lists_follow_the_callers_departments(approval, infra, sender) -> None:
+    department = uid("LY")
+    event = accepted(item("LY-001", department, steps=["decision"], commitment=(["M-LEASE"], DEADLINE)))
+    [task] = await open_application(approval, sender, event)
+    headers = infra.auth("approver", sub="ly-1", departments=[department])
+    await approve(approval, headers, task.id)
 
-    assert task.id in {
-        t["id"] for t in (await approval.get("/tasks", params={"matter": "DA-001"}, headers=liaison)).json()
-    }
-    assert (await approval.post(f"/tasks/{task.id}/claim", headers=liaison)).status_code == 403
-    assert (
-        await approval.post(f"/tasks/{task.id}/handovers", json=files, headers=approver)
-    ).status_code == 403
-    assert (
-        await approval.post(f"/tasks/{task.id}/handovers", json=files, headers=other_liaison)
-    ).status_code == 403
-    blank = await approval.post(f"/tasks/{task.id}/handovers", json={"files": [" "]}, headers=liaison)
-    assert blank.status_code == 422 and blank.json()["errors"][0]["field"] == "files"
-
-    sent = await approval.post(f"/tasks/{task.id}/handovers", json=files, headers=liaison)
-    assert sent.status_code == 201, sent.text
-    handover = sent.json()
-    assert handover["sent_by"] == "liaison-da" and handover["returned_at"] is None
-    assert (
-        await approval.post(f"/tasks/{task.id}/handovers", json=files, headers=liaison)
-    ).status_code == 409
-
-    back = {"files": ["申请书"], "note": "营业执照复印件留存部门"}
-    assert (
-        await approval.post(f"/handovers/{handover['id']}/return", json=back, headers=other_liaison)
-    ).status_code == 403
-    returned = await approval.post(f"/handovers/{handover['id']}/return", json=back, headers=liaison)
-    assert returned.status_code == 200 and returned.json()["returned_by"] == "liaison-da"
-    assert (
-        await approval.post(f"/handovers/{handover['id']}/return", json=back, headers=liaison)
-    ).status_code == 409
-
-    detail = (await approval.get(f"/tasks/{task.id}", headers=approver)).json()
-    assert len(detail["handovers"]) == 1 and detail["handovers"][0]["returned_files"] == ["申请书"]
-    entries = [h for h in detail["history"] if h["action"].startswith("files_")]
-    assert [(h["action"], h["role"], h["actor"]) for h in entries] == [
-        ("files_sent", "liaison", "liaison-da"),
-        ("files_returned", "liaison", "liaison-da"),
-    ]
-    assert entries[1]["data"]["missing"] == ["营业执照复印件"]
+    detail = (await approval.get(f"/tasks/{task.id}", headers=headers)).json()
+    [check] = detail["post_checks"]
+    assert (check["task_id"], check["reason"], check["status"]) == (task.id, "approved_with_missing", "open")
+    mine = (await approval.get("/post-checks", headers=headers)).json()
+    assert [c["id"] for c in mine] == [check["id"]] and {c["department"] for c in mine} == {department}
+    assert (await approval.get("/post-checks", params={"status": "open"}, headers=headers)).json() == mine
+    assert (await approval.get("/post-checks", params={"status": "passed"}, headers=headers)).json() == []
+    outsider = infra.auth("approver", departments=["NY"])
+    assert check["id"] not in {c["id"] for c in (await approval.get("/post-checks", headers=outsider)).json()}
+    scoped = await approval.get("/post-checks", params={"department": department}, headers=outsider)
+    assert scoped.status_code == 403

@@ -1,0 +1,43 @@
+"""Finding what a caller may see, and locking what they change: tasks and applications by department."""
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.approval import repository
+from services.approval.models import Application, Task
+from shared.auth import Principal
+from shared.problems import NotFound
+
+
+async def get_visible_task(session: AsyncSession, *, task_id: str, principal: Principal) -> Task:
+    """A task the caller's departments may see; 404 if missing, 403 for another department."""
+    task = await repository.get_task(session, task_id=task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} does not exist")
+    principal.check_department(task.department)
+    return task
+
+
+# Every change of a task locks its application row first, then the task: decisions of one bundle are
+# serialised (the last member's decision sees the others) and concurrent claims have one winner.
+async def lock_for_action(session: AsyncSession, *, task_id: str, principal: Principal) -> Task:
+    """Check visibility, then lock the application and the task (in that order) for a change."""
+    task = await get_visible_task(session, task_id=task_id, principal=principal)
+    await repository.lock_application(session, application_id=task.application_id)
+    locked = await repository.lock_task(session, task_id=task_id)
+    assert locked is not None
+    return locked
+
+
+async def get_visible_application(
+    session: AsyncSession, *, application_id: str, principal: Principal
+) -> tuple[Application, Sequence[Task]]:
+    """An application (bundle) with all its tasks; 404 unless one task is of the caller's departments."""
+    tasks = await repository.tasks_of_application(session, application_id=application_id)
+    visible = [t for t in tasks if principal.may_act_for_department(t.department)]
+    if not visible:
+        raise NotFound(f"application {application_id} has no task of your departments")
+    application = await repository.get_application(session, application_id=application_id)
+    assert application is not None
+    return application, tasks

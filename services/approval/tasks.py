@@ -1,0 +1,112 @@
+"""Opening tasks from application.accepted: one per item, with its steps and due dates."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.approval import deadlines, history, repository, steps
+from services.approval.deadlines import ServiceClock
+from services.approval.models import TaskHistory
+from shared import context
+from shared.auth import Role
+from shared.events.applications import ApplicationAccepted
+from shared.events.approvals import ApprovalTaskOpened
+from shared.events.envelope import uuid7
+from shared.outbox import Outbox
+
+
+async def open_tasks(
+    session: AsyncSession, *, outbox: Outbox, event: ApplicationAccepted, clock: ServiceClock
+) -> list[str]:
+    """One task per item of an accepted application; a repeated application opens nothing twice."""
+    await repository.insert_application(
+        session,
+        values={
+            "application_id": event.application_id,
+            "application_no": event.application_no,
+            "hall": event.hall,
+            "collect_hall": event.collect_hall,
+            "bundle_code": event.bundle_code,
+            "item_ids": [item.item_id for item in event.items],
+            "status": "open",
+            "correlation_id": context.correlation_id.get(),  # the consumer set it from the envelope
+        },
+    )
+    accepted_on = clock.local_date(event.accepted_at)
+    opened: list[str] = []
+    for item in event.items:
+        names = (
+            ["decision"] if item.on_the_spot and not item.steps else (item.steps or ["review", "decision"])
+        )
+        legal_due, promised_due = deadlines.due_dates(
+            accepted_on=accepted_on,
+            legal_limit=item.legal_limit_working_days,
+            promised_limit=item.promised_limit_working_days,
+            paused_days=0,
+        )
+        commitment = item.commitment
+        task_id = str(uuid7())
+        values = {
+            "id": task_id,
+            "application_id": event.application_id,
+            "item_id": item.item_id,
+            "application_no": event.application_no,
+            "hall": event.hall,
+            "collect_hall": event.collect_hall,
+            "bundle_code": event.bundle_code,
+            "matter_code": item.matter_code,
+            "matter_name": item.matter_name,
+            "department": item.department,
+            "applicant": event.applicant.model_dump(mode="json"),
+            "values": event.values,
+            "materials": [m.model_dump(mode="json") for m in item.materials],
+            "result_licence_type": item.result_licence_type,
+            "on_the_spot": item.on_the_spot,
+            "steps": [
+                {"name": s, "roles": [str(r) for r in steps.STEP_ROLES.get(s, [Role.APPROVER])]}
+                for s in names
+            ],
+            "step_index": 0,
+            "status": "pending",
+            "accepted_at": event.accepted_at,
+            "accepted_on": accepted_on,
+            "legal_limit": item.legal_limit_working_days,
+            "promised_limit": item.promised_limit_working_days,
+            "legal_due": legal_due,
+            "promised_due": promised_due,
+            "paused_days": 0,
+            "commitment_materials": list(commitment.materials) if commitment else [],
+            "commitment_delivered": [],
+            "commitment_deadline": commitment.deadline if commitment else None,
+            "commitment_status": "pending" if commitment and commitment.materials else None,
+            "supplement_materials": [],
+        }
+        if not await repository.insert_task(session, values=values):
+            continue
+        session.add(
+            TaskHistory(
+                task_id=task_id,
+                actor=history.SYSTEM,
+                role=history.SYSTEM,
+                action="opened",
+                step=names[0],
+                data={"promised_due": promised_due.isoformat(), "legal_due": legal_due.isoformat()},
+            )
+        )
+        await outbox.add(
+            session,
+            ApprovalTaskOpened(
+                application_id=event.application_id,
+                item_id=item.item_id,
+                task_id=task_id,
+                matter_code=item.matter_code,
+                department=item.department,
+                promised_due=promised_due,
+                legal_due=legal_due,
+                at=datetime.now(UTC),
+            ),
+            hall=event.hall,
+        )
+        opened.append(task_id)
+    await session.flush()
+    return opened
