@@ -1,7 +1,7 @@
 """Pure catalogue logic: compile a catalogue file into forms, merge bundle forms, validate values.
 
-No I/O here. A published catalogue version never changes, so its compiled form is cached per process
-(safe with any number of replicas).
+No I/O here. A published catalogue version never changes, so publishing.py caches its compiled form
+per process (safe with any number of replicas).
 """
 
 import re

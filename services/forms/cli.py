@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from services.forms import service
+from services.forms import publishing
 from services.forms.config import FormsSettings
 from services.forms.models import backbone
 from services.forms.schemas import CatalogFile
@@ -30,10 +30,10 @@ async def _import(path: Path, *, publish: bool) -> tuple[int, str]:
     engine = db.make_engine(settings.database_url, pool_size=2)
     try:
         async with db.make_sessionmaker(engine)() as session, session.begin():
-            row = await service.create_draft(session, content=content, by="cli")
+            row = await publishing.create_draft(session, content=content, by="cli")
             if publish:
                 outbox = Outbox(backbone.outbox_table, producer=settings.service_name, topic_prefix=settings.topic_prefix)
-                row = await service.publish(session, version=row.version, outbox=outbox, by="cli")
+                row = await publishing.publish(session, version=row.version, outbox=outbox, by="cli")
             return row.version, row.status
     finally:
         await engine.dispose()

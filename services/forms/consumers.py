@@ -1,6 +1,6 @@
 """Forms event handlers: thin, one transaction each (inbox check happens in the bus)."""
 
-from services.forms import service
+from services.forms import learning
 from shared.events.applications import ApplicationAccepted
 from shared.events.licences import LicenceIssued, LicenceRevoked
 from shared.handlers import ConsumerSpec, Delivery
@@ -8,17 +8,17 @@ from shared.handlers import ConsumerSpec, Delivery
 
 async def on_application_accepted(event: ApplicationAccepted, ctx: Delivery[None]) -> None:
     """The submitted values become applicant-declared profile values."""
-    await service.learn_from_application(ctx.session, event=event)
+    await learning.learn_from_application(ctx.session, event=event)
 
 
 async def on_licence_issued(event: LicenceIssued, ctx: Delivery[None]) -> None:
     """The licence satisfies its material from now on; its data become verified profile values."""
-    await service.learn_from_licence(ctx.session, event=event)
+    await learning.learn_from_licence(ctx.session, event=event)
 
 
 async def on_licence_revoked(event: LicenceRevoked, ctx: Delivery[None]) -> None:
     """A revoked licence satisfies nothing and vouches for nothing any more."""
-    await service.forget_licence(ctx.session, event=event)
+    await learning.forget_licence(ctx.session, event=event)
 
 
 CONSUMERS: list[ConsumerSpec] = [

@@ -118,7 +118,7 @@ async def withdraw_licence_values(session: AsyncSession, *, licence_no: str) -> 
             setattr(row, attr, getattr(best, attr))
 
 
-async def valid_licences(session: AsyncSession, *, holder_id: str, on: date) -> dict[str, Row[Any]]:
+async def valid_licences(session: AsyncSession, *, holder_id: str, on: date) -> dict[str, Row[Any, Any]]:
     """Valid licences of a holder on ``on``, the newest per licence type; plain rows (hot path)."""
     table = Licence.__table__
     rows = await session.execute(

@@ -1,4 +1,4 @@
-"""Forms HTTP endpoints (thin; rules live in service.py)."""
+"""Forms HTTP endpoints (thin: each calls the module that owns the rule; see docs/forms.md, code map)."""
 
 import json
 from typing import Annotated, Any, Literal
@@ -6,7 +6,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.forms import render, service
+from services.forms import learning, printing, profiles, publishing, render, validation
+
+# aliased: the endpoint below keeps its name, prefill (and so its OpenAPI operation id)
+from services.forms import prefill as prefilling
 from services.forms.schemas import (
     INT32,
     NO_NUL,
@@ -33,7 +36,7 @@ RefQuery = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
 
 catalog = APIRouter(prefix="/catalog", tags=["catalogue"])
 forms = APIRouter(tags=["prefill and forms"])
-profiles = APIRouter(prefix="/profiles", tags=["applicant profiles"])
+profiles_router = APIRouter(prefix="/profiles", tags=["applicant profiles"])
 
 
 def _version_out(row: Any) -> VersionOut:
@@ -54,33 +57,33 @@ def _version_out(row: Any) -> VersionOut:
 @catalog.post("/versions", status_code=201, dependencies=[require(Role.CATALOG_ADMIN)])
 async def create_draft(body: CatalogFile, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Store a catalogue file (reference format) as a new draft version; checks every cross-reference."""
-    version = await service.create_draft(session, content=body, by=principal.sub)
+    version = await publishing.create_draft(session, content=body, by=principal.sub)
     return {"version": version.version, "status": version.status}
 
 
 @catalog.get("/versions", dependencies=[require(Role.CATALOG_ADMIN, Role.AUDITOR)])
 async def list_versions(session: SessionDep) -> list[VersionOut]:
     """Every catalogue version with its status (draft | published)."""
-    return [_version_out(v) for v in await service.list_versions(session)]
+    return [_version_out(v) for v in await publishing.list_versions(session)]
 
 
 @catalog.get("/versions/{version}", dependencies=[require(Role.CATALOG_ADMIN, Role.AUDITOR)])
 async def get_version(version: VersionPath, session: SessionDep) -> dict[str, Any]:
     """One version with its catalogue file."""
-    row = await service.get_version(session, version=version)
+    row = await publishing.get_version(session, version=version)
     return _version_out(row).model_dump(mode="json") | {"content": row.content}
 
 
 @catalog.put("/versions/{version}", dependencies=[require(Role.CATALOG_ADMIN)])
 async def replace_draft(version: VersionPath, body: CatalogFile, session: SessionDep) -> VersionOut:
     """Replace a draft's catalogue file; published versions never change (409)."""
-    return _version_out(await service.replace_draft(session, version=version, content=body))
+    return _version_out(await publishing.replace_draft(session, version=version, content=body))
 
 
 @catalog.post("/versions/{version}/publish", dependencies=[require(Role.CATALOG_ADMIN)])
 async def publish(version: VersionPath, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Publish a draft: emits catalog.* events for every matter and bundle, then catalog.version_published."""
-    published = await service.publish(session, version=version, outbox=runtime.outbox, by=principal.sub)
+    published = await publishing.publish(session, version=version, outbox=runtime.outbox, by=principal.sub)
     return {"version": published.version, "status": published.status}
 
 
@@ -92,28 +95,28 @@ VersionQuery = Annotated[int | None, Query(ge=1, le=INT32, description="Default:
 @catalog.get("/fields", dependencies=[public()])
 async def field_dictionary(session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
     """The field dictionary (表单字段库)."""
-    cat = await service.compiled(session, version=version)
+    cat = await publishing.compiled(session, version=version)
     return {"catalog_version": cat.version, "items": cat.content["fields"]}
 
 
 @catalog.get("/materials", dependencies=[public()])
 async def materials(session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
     """The materials library (申请材料库) with the licence type that satisfies each material."""
-    cat = await service.compiled(session, version=version)
+    cat = await publishing.compiled(session, version=version)
     return {"catalog_version": cat.version, "items": cat.content["materials"]}
 
 
 @catalog.get("/matters", dependencies=[public()])
 async def matters(session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
     """The matter catalogue (事项目录)."""
-    cat = await service.compiled(session, version=version)
+    cat = await publishing.compiled(session, version=version)
     return {"catalog_version": cat.version, "items": cat.content["matters"]}
 
 
 @catalog.get("/bundles", dependencies=[public()])
 async def bundles(session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
     """The bundles (一件事)."""
-    cat = await service.compiled(session, version=version)
+    cat = await publishing.compiled(session, version=version)
     return {"catalog_version": cat.version, "items": cat.content.get("bundles", [])}
 
 
@@ -134,15 +137,15 @@ def _form_out(cat: Any, form: Any) -> dict[str, Any]:
 @catalog.get("/matters/{code}/form", dependencies=[public()])
 async def matter_form(code: CodePath, session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
     """The empty form of a matter: its fields in template order and its materials."""
-    cat = await service.compiled(session, version=version)
-    return _form_out(cat, service.form_of(cat, matter=code, bundle=None))
+    cat = await publishing.compiled(session, version=version)
+    return _form_out(cat, publishing.form_of(cat, matter=code, bundle=None))
 
 
 @catalog.get("/bundles/{code}/form", dependencies=[public()])
 async def bundle_form(code: CodePath, session: SessionDep, version: VersionQuery = None) -> dict[str, Any]:
     """The empty form of a bundle: the union of its members' forms, each field and material once."""
-    cat = await service.compiled(session, version=version)
-    return _form_out(cat, service.form_of(cat, matter=None, bundle=code))
+    cat = await publishing.compiled(session, version=version)
+    return _form_out(cat, publishing.form_of(cat, matter=None, bundle=code))
 
 
 # ---- prefill, validation, printing ----------------------------------------------------------------
@@ -155,7 +158,7 @@ async def prefill(body: PrefillRequest, session: SessionDep, principal: Principa
     """The form of a matter or bundle filled from the applicant's profile (values unmasked: the clerk fills
     the form), each value with its source and provenance; verified values are not editable; materials
     valid electronic licences satisfy are checked off. Every call is an audited read of the profile."""
-    filled = await service.prefill(session, principal=principal, request=body)
+    filled = await prefilling.prefill(session, principal=principal, request=body)
     return Response(json.dumps(filled, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
 
 
@@ -168,7 +171,7 @@ async def prefill(body: PrefillRequest, session: SessionDep, principal: Principa
 async def validate(body: ValidateRequest, session: SessionDep, principal: PrincipalDep, request: Request) -> Any:
     """Check submitted values field by field (type, enumeration, GB 11643 / GB 32100 / mobile / e-mail);
     with ``applicant_id``, a value that alters a verified (locked) one is refused. 422 lists every field."""
-    result, errors = await service.validate(session, principal=principal, request=body)
+    result, errors = await validation.validate(session, principal=principal, request=body)
     if not errors:
         return result
     # answered, not raised: the transaction (with the audit of the profile read) still commits
@@ -199,7 +202,7 @@ async def print_form(
     catalog_version: VersionQuery = None,
 ) -> HTMLResponse:
     """The filled application form of a matter or bundle, print-ready HTML for signature (表单自动套打)."""
-    cat, form, filled = await service.printable(
+    cat, form, filled = await printing.printable(
         session,
         principal=principal,
         code=code,
@@ -213,7 +216,7 @@ async def print_form(
 # ---- profiles ----------------------------------------------------------------------------------
 
 
-@profiles.get("", dependencies=[require(Role.AUDITOR)])
+@profiles_router.get("", dependencies=[require(Role.AUDITOR)])
 async def list_profiles(
     session: SessionDep,
     applicant_type: Annotated[Literal["natural_person", "legal_person"] | None, Query()] = None,
@@ -221,10 +224,10 @@ async def list_profiles(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ProfilePage:
     """Profiles in the store, newest first: identifiers masked, value counts only (no values)."""
-    return await service.list_profiles(session, applicant_type=applicant_type, limit=limit, offset=offset)
+    return await profiles.list_profiles(session, applicant_type=applicant_type, limit=limit, offset=offset)
 
 
-@profiles.get("/{applicant_id}", dependencies=[require(Role.CLERK, Role.AUDITOR, Role.APPLICANT)])
+@profiles_router.get("/{applicant_id}", dependencies=[require(Role.CLERK, Role.AUDITOR, Role.APPLICANT)])
 async def get_profile(
     applicant_id: ApplicantPath,
     session: SessionDep,
@@ -232,21 +235,21 @@ async def get_profile(
     application_ref: RefQuery = None,
 ) -> ProfileOut:
     """An applicant's stored values with provenance and licences; audited; masked for staff."""
-    return await service.profile(session, principal=principal, applicant_id=applicant_id, application_ref=application_ref)
+    return await profiles.profile(session, principal=principal, applicant_id=applicant_id, application_ref=application_ref)
 
 
-@profiles.post(
+@profiles_router.post(
     "/{applicant_id}/verifications", status_code=201, dependencies=[require(Role.APPROVER, Role.SERVICE)]
 )
 async def verify(
     applicant_id: ApplicantPath, body: VerificationRequest, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """A department confirms values of an applicant (department-verified: locked at the desk from now on)."""
-    count = await service.verify_values(session, principal=principal, applicant_id=applicant_id, request=body)
+    count = await learning.verify_values(session, principal=principal, applicant_id=applicant_id, request=body)
     return {"recorded": count}
 
 
-@profiles.get("/{applicant_id}/access-log", dependencies=[require(Role.APPLICANT, Role.AUDITOR)])
+@profiles_router.get("/{applicant_id}/access-log", dependencies=[require(Role.APPLICANT, Role.AUDITOR)])
 async def access_log(
     applicant_id: ApplicantPath,
     session: SessionDep,
@@ -255,7 +258,7 @@ async def access_log(
     offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
 ) -> AccessLog:
     """Who read this applicant's data, in which role, for which application, when (newest first)."""
-    return await service.access_log(session, principal=principal, applicant_id=applicant_id, limit=limit, offset=offset)
+    return await profiles.access_log(session, principal=principal, applicant_id=applicant_id, limit=limit, offset=offset)
 
 
-routers = [catalog, forms, profiles]
+routers = [catalog, forms, profiles_router]

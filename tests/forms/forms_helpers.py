@@ -35,3 +35,10 @@ def today() -> date:
 
 def field_map(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["key"]: f for f in body["fields"]}
+
+
+def prefill_body(
+    applicant_id: str, version: int, *, matter: str | None = None, bundle: str | None = None, ref: str | None = None
+) -> dict[str, Any]:
+    """A ``POST /prefill`` body."""
+    return {"applicant_id": applicant_id, "matter": matter, "bundle": bundle, "application_ref": ref, "catalog_version": version}

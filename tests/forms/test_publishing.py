@@ -1,10 +1,13 @@
-"""Catalogue administration and the published catalogue over HTTP."""
+"""Catalogue versions over HTTP: drafts, publishing (the catalog.* events through the outbox), the published
+catalogue."""
 
 import copy
 
 from sqlalchemy import func, select
 
-from services.forms.models import CatalogVersion
+from services.forms.models import CatalogVersion, backbone
+from shared.infra import wait_for
+from shared.outbox import pending_count
 
 
 async def _version_count(forms) -> int:
@@ -12,7 +15,9 @@ async def _version_count(forms) -> int:
         return (await session.execute(select(func.count()).select_from(CatalogVersion))).scalar_one()
 
 
-async def test_a_broken_catalogue_is_refused_field_by_field_and_not_stored(forms, infra, reference_catalog) -> None:
+async def test_a_broken_catalogue_is_refused_field_by_field_and_not_stored(
+    forms, infra, reference_catalog
+) -> None:
     admin = infra.auth("catalog_admin")
     before = await _version_count(forms)
     broken = copy.deepcopy(reference_catalog)
@@ -31,14 +36,18 @@ async def test_a_broken_catalogue_is_refused_field_by_field_and_not_stored(forms
     assert await _version_count(forms) == before
 
 
-async def test_catalogue_administration_needs_the_catalogue_admin_role(forms, infra, reference_catalog) -> None:
+async def test_catalogue_administration_needs_the_catalogue_admin_role(
+    forms, infra, reference_catalog
+) -> None:
     clerk = infra.auth("clerk", halls=["ZS-CITY"])
     assert (await forms.post("/catalog/versions", json=reference_catalog, headers=clerk)).status_code == 403
     assert (await forms.get("/catalog/versions", headers=clerk)).status_code == 403
     assert (await forms.post("/catalog/versions/1/publish", headers=clerk)).status_code == 403
 
 
-async def test_drafts_change_until_published_and_versions_are_listed(forms, infra, reference_catalog, catalog_version) -> None:
+async def test_drafts_change_until_published_and_versions_are_listed(
+    forms, infra, reference_catalog, catalog_version
+) -> None:
     admin = infra.auth("catalog_admin")
     draft = (await forms.post("/catalog/versions", json=reference_catalog, headers=admin)).json()
     assert draft["status"] == "draft"
@@ -57,7 +66,9 @@ async def test_drafts_change_until_published_and_versions_are_listed(forms, infr
     assert missing.status_code == 404
 
 
-async def test_an_older_draft_cannot_be_published_over_a_newer_version(forms, infra, reference_catalog) -> None:
+async def test_an_older_draft_cannot_be_published_over_a_newer_version(
+    forms, infra, reference_catalog
+) -> None:
     admin = infra.auth("catalog_admin")
     older = (await forms.post("/catalog/versions", json=reference_catalog, headers=admin)).json()["version"]
     newer = (await forms.post("/catalog/versions", json=reference_catalog, headers=admin)).json()["version"]
@@ -72,8 +83,48 @@ async def test_published_catalogue_is_public(forms, catalog_version) -> None:
     matter = (await forms.get("/catalog/matters/SCJG-003/form", params={"version": catalog_version})).json()
     assert [f["key"] for f in matter["fields"]][:2] == ["entity.name", "entity.uscc"]
     assert {m["code"]: m["licence_type"] for m in matter["materials"]}["BIZ_LICENCE"] == "BIZ_LICENCE"
-    bundle = (await forms.get("/catalog/bundles/ONE-RESTAURANT/form", params={"version": catalog_version})).json()
+    bundle = (
+        await forms.get("/catalog/bundles/ONE-RESTAURANT/form", params={"version": catalog_version})
+    ).json()
     keys = [f["key"] for f in bundle["fields"]]
     assert len(keys) == len(set(keys)) and bundle["matters"][0] == "SCJG-002"
     assert (await forms.get("/catalog/matters/NOPE-001/form")).status_code == 404
     assert (await forms.get("/catalog/fields", params={"version": 999999})).status_code == 404
+
+
+async def test_publish_reference_catalog_emits_matter_events(forms, infra, reference_catalog) -> None:
+    admin = infra.auth("catalog_admin")
+    created = await forms.post("/catalog/versions", json=reference_catalog, headers=admin)
+    assert created.status_code == 201, created.text
+    version = created.json()["version"]
+    published = await forms.post(f"/catalog/versions/{version}/publish", headers=admin)
+    assert published.status_code == 200, published.text
+    runtime = forms.app.state.runtime
+    table = backbone.outbox_table
+
+    async def relayed() -> bool:
+        async with runtime.sessionmaker() as session:
+            return await pending_count(session, table) == 0
+
+    await wait_for(relayed, timeout=30, message="outbox drained")
+    async with runtime.sessionmaker() as session:
+        types = (
+            (
+                await session.execute(
+                    select(table.c.type).where(
+                        table.c.envelope["payload"]["catalog_version"].as_integer() == version
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert types.count("catalog.matter_published") == len(reference_catalog["matters"])
+    assert types.count("catalog.bundle_published") == len(reference_catalog["bundles"])
+    again = await forms.post(f"/catalog/versions/{version}/publish", headers=admin)
+    assert again.status_code == 409
+    assert again.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_catalog_admin_routes_need_a_token(forms) -> None:
+    assert (await forms.post("/catalog/versions", json={})).status_code == 401

@@ -51,7 +51,9 @@ def test_known_invalid_credit_codes(value: str, why: str) -> None:
 
 
 def _field(type_: str, validator: str | None = None) -> FieldDef:
-    return FieldDef(key="x.y", label_zh="字段", label_en="Field", type=type_, validator=validator, sensitivity="public")
+    return FieldDef(
+        key="x.y", label_zh="字段", label_en="Field", type=type_, validator=validator, sensitivity="public"
+    )
 
 
 @pytest.mark.parametrize(
@@ -61,7 +63,12 @@ def _field(type_: str, validator: str | None = None) -> FieldDef:
         ("decimal", None, [3, 1.25, "100.50"], ["abc", True, "NaN", None]),
         ("date", None, ["2026-02-28"], ["2026-02-30", "28/02/2026", 20260228]),
         ("enum:自有,租赁", None, ["自有"], ["购买", ["自有"]]),
-        ("multi:公章,财务专用章", None, [["公章"], ["公章", "财务专用章"]], [[], ["私章"], "公章", ["公章", "公章"]]),
+        (
+            "multi:公章,财务专用章",
+            None,
+            [["公章"], ["公章", "财务专用章"]],
+            [[], ["私章"], "公章", ["公章", "公章"]],
+        ),
         ("string", "CN_MOBILE", ["13812345678"], ["12812345678", "1381234567", 13812345678]),
         ("string", "EMAIL", ["a.b@gov.cn"], ["a@b", "not-an-email"]),
         ("string", "GB11643", ["11010519491231002X"], ["110105194912310021"]),
@@ -130,5 +137,9 @@ def test_validate_values_reports_each_field(reference_catalog) -> None:
 
 def test_identity_values_derive_birth_date_and_gender() -> None:
     values = identity_values("11010519491231002X", "natural_person")
-    assert values == {"person.id_number": "11010519491231002X", "person.birth_date": "1949-12-31", "person.gender": "女"}
+    assert values == {
+        "person.id_number": "11010519491231002X",
+        "person.birth_date": "1949-12-31",
+        "person.gender": "女",
+    }
     assert identity_values("91350100M000100Y43", "legal_person") == {"entity.uscc": "91350100M000100Y43"}
