@@ -14,6 +14,7 @@ as fast as possible, zero service time): the throughput ceiling.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -26,8 +27,15 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.ticketing_wait_sim import OPEN_MIN, PROFILE, REFERENCE, SERVICE_CV, SERVICE_FACTOR, load_matters
-from services.ticketing import service
+from benchmarks.ticketing_wait_sim import (
+    OPEN_MIN,
+    PROFILE,
+    REFERENCE,
+    SERVICE_CV,
+    SERVICE_FACTOR,
+    load_matters,
+)
+from services.ticketing import catalog
 from services.ticketing.config import TicketingSettings
 from services.ticketing.main import create_app
 from services.ticketing.seed import demo_halls, window_specs
@@ -105,7 +113,7 @@ async def _run(speed: float, visitors: int, seed: int, serial: int = 0, window: 
             async with runtime.sessionmaker() as session, session.begin():
                 for m in json.loads(REFERENCE.read_text(encoding="utf-8"))["matters"]:
                     zone = load_matters()[m["code"]].zone
-                    await service.upsert_matter(session, event=MatterPublished(
+                    await catalog.upsert_matter(session, event=MatterPublished(
                         catalog_version=1, code=m["code"], name=m["name"], department=m["department"],
                         category=m["category"], zone=zone, applicant_type=m["applicant_type"],
                         legal_limit_working_days=m["legal_limit_working_days"],
@@ -235,10 +243,8 @@ async def _day(client: httpx.AsyncClient, key, speed: float, visitors: int, seed
                 if arrivals_done.is_set():
                     return
                 idle[zone_of[code]].add(code)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake[code].wait(), IDLE_POLL_SIM_SECONDS / speed if speed else 1.0)
-                except TimeoutError:
-                    pass
                 idle[zone_of[code]].discard(code)
                 wake[code].clear()
                 continue

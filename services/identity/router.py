@@ -22,7 +22,7 @@ from shared.service_app import SessionDep
 
 router = APIRouter(tags=["identity"])
 
-_REFUSED = {
+_REFUSED: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Wrong credentials or code"},
     429: {"model": Problem, "description": "Locked out or throttled; see Retry-After"},
 }

@@ -1,13 +1,13 @@
 """Ticketing event handlers: thin, one transaction each (inbox check happens in the bus)."""
 
-from services.ticketing import service
+from services.ticketing import catalog
 from shared.events.catalog import MatterPublished
 from shared.handlers import ConsumerSpec, Delivery
 
 
 async def on_matter_published(event: MatterPublished, ctx: Delivery[None]) -> None:
     """Keep the matter read model (zone, category, handling time, share weight) up to date."""
-    await service.upsert_matter(ctx.session, event=event)
+    await catalog.upsert_matter(ctx.session, event=event)
 
 
 CONSUMERS: list[ConsumerSpec] = [

@@ -5,11 +5,11 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, text
+from sqlalchemy import and_, case, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ticketing.models import DayCounter, Hall, Matter, Slot, Ticket, Window, Zone
+from services.ticketing.models import Appointment, DayCounter, Hall, Matter, Slot, Ticket, Window, Zone
 
 
 async def get_hall(session: AsyncSession, *, code: str) -> Hall | None:
@@ -152,10 +152,11 @@ async def calls_since(session: AsyncSession, *, hall: str, after: datetime | Non
 async def reserve_slot(session: AsyncSession, *, slot_id: uuid.UUID) -> Slot | None:
     """Take one place of a slot if any is left (atomic); None when the slot is full or unknown."""
     statement = (
-        Slot.__table__.update()
+        update(Slot)
         .where(Slot.id == slot_id, Slot.booked < Slot.capacity)
         .values(booked=Slot.booked + 1)
         .returning(Slot.id)
+        .execution_options(synchronize_session=False)  # a plain UPDATE; the row is re-read below
     )
     if (await session.execute(statement)).scalar_one_or_none() is None:
         return None
@@ -165,7 +166,10 @@ async def reserve_slot(session: AsyncSession, *, slot_id: uuid.UUID) -> Slot | N
 async def release_slot(session: AsyncSession, *, slot_id: uuid.UUID) -> None:
     """Give back one place of a slot."""
     await session.execute(
-        Slot.__table__.update().where(Slot.id == slot_id, Slot.booked > 0).values(booked=Slot.booked - 1)
+        update(Slot)
+        .where(Slot.id == slot_id, Slot.booked > 0)
+        .values(booked=Slot.booked - 1)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -176,6 +180,12 @@ async def slots_of(session: AsyncSession, *, hall: str, matter_code: str | None,
     if matter_code:
         query = query.where(Slot.matter_code == matter_code)
     return list((await session.execute(query.order_by(Slot.starts_at, Slot.matter_code))).scalars())
+
+
+async def appointments_of(session: AsyncSession, *, applicant_id: str) -> list[Appointment]:
+    """An applicant's appointments, earliest first."""
+    query = select(Appointment).where(Appointment.applicant_id == applicant_id).order_by(Appointment.starts_at)
+    return list((await session.execute(query)).scalars())
 
 
 STATS_KEYS = {

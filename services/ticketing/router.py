@@ -1,4 +1,4 @@
-"""Ticketing HTTP endpoints (thin; rules live in service.py)."""
+"""Ticketing HTTP endpoints (thin: every rule and query lives in the sub-domain modules)."""
 
 import asyncio
 import json
@@ -11,8 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from services.ticketing import repository as repo
-from services.ticketing import service
+from services.ticketing import appointments, display, halls, hours, statistics, tickets
 from services.ticketing.models import Appointment, Slot, Ticket, Window
 from services.ticketing.schemas import (
     AppointmentOut,
@@ -37,7 +36,6 @@ from services.ticketing.schemas import (
     ZoneIn,
 )
 from shared.auth import Principal, Role, public, require
-from shared.problems import NotFound
 from shared.service_app import RuntimeDep, SessionDep
 
 router = APIRouter(tags=["ticketing"])
@@ -80,7 +78,7 @@ def slot_out(s: Slot) -> SlotOut:
 async def put_hall(hall: str, body: HallIn, session: SessionDep, principal: HallAdmin) -> HallOut:
     """Create or update a hall: opening hours, queue rules and zones."""
     principal.check_hall(hall)
-    row, zones = await service.put_hall(session, code=hall, data=body)
+    row, zones = await halls.put_hall(session, code=hall, data=body)
     return HallOut(**{k: getattr(row, k) for k in HallOut.model_fields if k != "zones"},
                    zones=[ZoneIn(code=z.code, name=z.name) for z in zones])
 
@@ -89,7 +87,7 @@ async def put_hall(hall: str, body: HallIn, session: SessionDep, principal: Hall
 async def put_window(hall: str, window: str, body: WindowIn, session: SessionDep, principal: HallAdmin) -> WindowOut:
     """Create or update a window: zone and skills (matter codes or categories)."""
     principal.check_hall(hall)
-    return window_out(await service.put_window(session, hall=hall, code=window, data=body))
+    return window_out(await halls.put_window(session, hall=hall, code=window, data=body))
 
 
 @router.get("/halls/{hall}/windows", tags=["administration"])
@@ -99,15 +97,14 @@ async def list_windows(
 ) -> list[WindowOut]:
     """The windows of a hall with their state and the clerk signed in."""
     principal.check_hall(hall)
-    await service.require_hall(session, code=hall)
-    return [window_out(w) for w in await repo.windows_of(session, hall=hall, active_only=False)]
+    return [window_out(w) for w in await halls.list_windows(session, hall=hall)]
 
 
 @router.post("/halls/{hall}/slots", status_code=201, tags=["appointments"])
 async def create_slots(hall: str, body: SlotsIn, session: SessionDep, principal: HallAdmin) -> list[SlotOut]:
     """Open appointment slots for a matter (capacity per slot)."""
     principal.check_hall(hall)
-    return [slot_out(s) for s in await service.create_slots(session, hall=hall, data=body)]
+    return [slot_out(s) for s in await appointments.create_slots(session, hall=hall, data=body)]
 
 
 @router.get("/halls/{hall}/stats", tags=["statistics"])
@@ -118,9 +115,9 @@ async def stats(
 ) -> Stats:
     """Waiting and service time percentiles, no-show rate and ratings, by zone/matter/window/clerk/day/hour."""
     principal.check_hall(hall)
-    today = service.business_day(datetime.now(UTC))
+    today = hours.business_day(datetime.now(UTC))
     day_from, day_to = day_from or today, day_to or day_from or today
-    rows = await service.statistics(session, hall=hall, day_from=day_from, day_to=day_to, group_by=group_by)
+    rows = await statistics.report(session, hall=hall, day_from=day_from, day_to=day_to, group_by=group_by)
     return Stats(hall=hall, day_from=day_from, day_to=day_to, group_by=group_by, rows=rows)
 
 
@@ -132,26 +129,26 @@ async def sign_in(hall: str, window: str, session: SessionDep, principal: Window
                   body: SignIn | None = None) -> WindowOut:
     """The clerk signs in at a window (opens it)."""
     body = body or SignIn()
-    return window_out(await service.sign_in(session, hall=hall, code=window, principal=principal,
-                                            staff_name=body.staff_name, photo_url=body.photo_url))
+    return window_out(await halls.sign_in(session, hall=hall, code=window, principal=principal,
+                                          staff_name=body.staff_name, photo_url=body.photo_url))
 
 
 @router.post("/halls/{hall}/windows/{window}/sign-out", tags=["windows"])
 async def sign_out(hall: str, window: str, session: SessionDep, principal: WindowStaff) -> WindowOut:
     """The clerk signs out (closes the window)."""
-    return window_out(await service.sign_out(session, hall=hall, code=window, principal=principal))
+    return window_out(await halls.sign_out(session, hall=hall, code=window, principal=principal))
 
 
 @router.post("/halls/{hall}/windows/{window}/pause", tags=["windows"])
 async def pause(hall: str, window: str, session: SessionDep, principal: WindowStaff) -> WindowOut:
     """Pause the window: no calls until resumed."""
-    return window_out(await service.set_paused(session, hall=hall, code=window, principal=principal, paused=True))
+    return window_out(await halls.set_paused(session, hall=hall, code=window, principal=principal, paused=True))
 
 
 @router.post("/halls/{hall}/windows/{window}/resume", tags=["windows"])
 async def resume_window(hall: str, window: str, session: SessionDep, principal: WindowStaff) -> WindowOut:
     """Resume a paused window."""
-    return window_out(await service.set_paused(session, hall=hall, code=window, principal=principal, paused=False))
+    return window_out(await halls.set_paused(session, hall=hall, code=window, principal=principal, paused=False))
 
 
 @router.post("/halls/{hall}/windows/{window}/call-next", tags=["windows"],
@@ -159,7 +156,7 @@ async def resume_window(hall: str, window: str, session: SessionDep, principal: 
 async def call_next(hall: str, window: str, session: SessionDep, runtime: RuntimeDep,
                     principal: WindowStaff) -> Response:
     """Call the best waiting ticket this window is skilled for (204 when none waits)."""
-    ticket = await service.call_next(session, outbox=runtime.outbox, hall=hall, window_code=window,
+    ticket = await tickets.call_next(session, outbox=runtime.outbox, hall=hall, window_code=window,
                                      principal=principal)
     if ticket is None:
         return Response(status_code=204)
@@ -169,36 +166,36 @@ async def call_next(hall: str, window: str, session: SessionDep, runtime: Runtim
 @router.post("/tickets/{ticket_id}/recall", tags=["windows"])
 async def recall(ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WindowStaff) -> TicketOut:
     """Call the current ticket again."""
-    return ticket_out(await service.recall(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal))
+    return ticket_out(await tickets.recall(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal))
 
 
 @router.post("/tickets/{ticket_id}/no-show", tags=["windows"])
 async def no_show(ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WindowStaff) -> TicketOut:
     """The citizen did not come: requeued once, dropped the second time."""
-    return ticket_out(await service.no_show(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal))
+    return ticket_out(await tickets.no_show(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal))
 
 
 @router.post("/tickets/{ticket_id}/transfer", tags=["windows"])
 async def transfer(ticket_id: uuid.UUID, body: Transfer, session: SessionDep, runtime: RuntimeDep,
                    principal: WindowStaff) -> TicketOut:
     """Move the ticket to another matter or zone; it keeps its original wait."""
-    ticket = await service.transfer(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal,
+    ticket = await tickets.transfer(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal,
                                     matter_code=body.matter_code, zone=body.zone)
-    position, minutes = await service.ticket_position(session, ticket=ticket)
+    position, minutes = await tickets.position(session, ticket=ticket)
     return ticket_out(ticket, position=position, minutes=minutes)
 
 
 @router.post("/tickets/{ticket_id}/park", tags=["windows"])
 async def park(ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WindowStaff) -> TicketOut:
     """Set the ticket aside; the window can call the next one."""
-    return ticket_out(await service.park(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal))
+    return ticket_out(await tickets.park(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal))
 
 
 @router.post("/tickets/{ticket_id}/resume", tags=["windows"])
 async def resume_ticket(ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WindowStaff,
                         window: Annotated[str, Query(min_length=1, max_length=40)]) -> TicketOut:
     """A window takes a parked ticket back and calls it."""
-    return ticket_out(await service.resume(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal,
+    return ticket_out(await tickets.resume(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal,
                                            window_code=window))
 
 
@@ -206,7 +203,7 @@ async def resume_ticket(ticket_id: uuid.UUID, session: SessionDep, runtime: Runt
 async def finish(ticket_id: uuid.UUID, body: Finish, session: SessionDep, runtime: RuntimeDep,
                  principal: WindowStaff) -> TicketOut:
     """Service finished: outcome and the application the clerk opened."""
-    return ticket_out(await service.finish(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal,
+    return ticket_out(await tickets.finish(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal,
                                            outcome=body.outcome, application_id=body.application_id))
 
 
@@ -216,7 +213,7 @@ async def finish(ticket_id: uuid.UUID, body: Finish, session: SessionDep, runtim
 @router.post("/halls/{hall}/tickets", status_code=201, dependencies=[public()], tags=["public"])
 async def take_ticket(hall: str, body: TakeTicket, session: SessionDep, runtime: RuntimeDep) -> TicketOut:
     """Take a number for a matter (kiosk or web); answers position and estimated wait."""
-    ticket, position, minutes = await service.take_ticket(
+    ticket, position, minutes = await tickets.take(
         session, outbox=runtime.outbox, hall_code=hall, matter_code=body.matter_code, channel=body.channel,
         green_channel=body.green_channel,
     )
@@ -226,17 +223,15 @@ async def take_ticket(hall: str, body: TakeTicket, session: SessionDep, runtime:
 @router.get("/tickets/{ticket_id}", dependencies=[public()], tags=["public"])
 async def get_ticket(ticket_id: uuid.UUID, session: SessionDep) -> TicketOut:
     """A ticket's own status, position and estimated wait (the id is the unguessable handle)."""
-    ticket = await repo.get_ticket(session, ticket_id=ticket_id)
-    if ticket is None:
-        raise NotFound(f"ticket {ticket_id} does not exist")
-    position, minutes = await service.ticket_position(session, ticket=ticket)
+    ticket = await tickets.require(session, ticket_id=ticket_id)
+    position, minutes = await tickets.position(session, ticket=ticket)
     return ticket_out(ticket, position=position, minutes=minutes)
 
 
 @router.post("/tickets/{ticket_id}/rating", dependencies=[public()], tags=["public"])
 async def rate(ticket_id: uuid.UUID, body: Rating, session: SessionDep, runtime: RuntimeDep) -> dict[str, object]:
     """Rate the service (1-5 and a comment) on the hall pad."""
-    ticket = await service.rate(session, outbox=runtime.outbox, ticket_id=ticket_id, score=body.score,
+    ticket = await tickets.rate(session, outbox=runtime.outbox, ticket_id=ticket_id, score=body.score,
                                 comment=body.comment)
     return {"ticket_id": str(ticket.id), "score": ticket.rating}
 
@@ -244,16 +239,13 @@ async def rate(ticket_id: uuid.UUID, body: Rating, session: SessionDep, runtime:
 @router.get("/halls/{hall}/queue", dependencies=[public()], tags=["public"])
 async def queue(hall: str, session: SessionDep) -> QueueStatus:
     """Waiting count and estimated wait per zone and matter."""
-    return QueueStatus.model_validate(await service.queue_status(session, hall=hall))
+    return QueueStatus.model_validate(await display.queue_status(session, hall=hall))
 
 
 @router.get("/halls/{hall}/windows/{window}/pad", dependencies=[public()], tags=["public"])
 async def pad(hall: str, window: str, session: SessionDep) -> PadOut:
     """What the pad at a window shows: the clerk (name, photo) and the number being served."""
-    row = await repo.get_window(session, hall=hall, code=window)
-    if row is None:
-        raise NotFound(f"window {window} does not exist in hall {hall}")
-    current = await repo.current_ticket(session, hall=hall, window=window)
+    row, current = await display.window_pad(session, hall=hall, window=window)
     return PadOut(hall=hall, window=window, state=row.state, staff_name=row.staff_name,
                   staff_photo_url=row.staff_photo_url, ticket=ticket_out(current) if current else None)
 
@@ -267,8 +259,7 @@ async def display_stream(
 ) -> StreamingResponse:
     """Server-Sent Events: every call in the hall (the latest ``backlog`` first), for display boards."""
     async with runtime.sessionmaker() as session:
-        await service.require_hall(session, code=hall)
-        names = {w.code: w.name for w in await repo.windows_of(session, hall=hall, active_only=False)}
+        names = {w.code: w.name for w in await halls.list_windows(session, hall=hall)}
     poll = getattr(runtime.settings, "display_poll_seconds", 1.0)
 
     async def events() -> AsyncIterator[str]:
@@ -278,11 +269,12 @@ async def display_stream(
         while True:
             async with runtime.sessionmaker() as session:
                 if first:
-                    rows = await repo.calls_since(session, hall=hall, after=None, limit=backlog) if backlog else []
+                    rows = (await display.calls_since(session, hall=hall, after=None, limit=backlog)
+                            if backlog else [])
                     first = False
                     cursor = max([r.last_called_at for r in rows if r.last_called_at] + [datetime.now(UTC)])
                 else:
-                    rows = await repo.calls_since(session, hall=hall, after=cursor)
+                    rows = await display.calls_since(session, hall=hall, after=cursor)
             for row in rows:
                 assert row.last_called_at is not None
                 cursor = max(cursor, row.last_called_at)
@@ -304,7 +296,7 @@ async def display_stream(
 @router.get("/halls/{hall}/display", dependencies=[public()], tags=["public"], response_class=HTMLResponse)
 async def display_page(hall: str, session: SessionDep) -> HTMLResponse:
     """A simple display board page that shows the live calls of a hall."""
-    row = await service.require_hall(session, code=hall)
+    row = await halls.require_hall(session, code=hall)
     page = DISPLAY_PAGE.read_text(encoding="utf-8")
     return HTMLResponse(page.replace("{{HALL}}", json.dumps(hall)).replace("{{HALL_NAME}}", _html(row.name)))
 
@@ -320,9 +312,7 @@ def _html(text: str) -> str:
 async def list_slots(hall: str, session: SessionDep, day: date,
                      matter_code: Annotated[str | None, Query(max_length=40)] = None) -> list[SlotOut]:
     """Appointment slots of a day (Asia/Shanghai) with the places left."""
-    await service.require_hall(session, code=hall)
-    start = datetime.combine(day, datetime.min.time(), tzinfo=service.TZ)
-    slots = await repo.slots_of(session, hall=hall, matter_code=matter_code, start=start, end=start + timedelta(days=1))
+    slots = await appointments.list_slots(session, hall=hall, day=day, matter_code=matter_code)
     return [slot_out(s) for s in slots]
 
 
@@ -330,30 +320,27 @@ async def list_slots(hall: str, session: SessionDep, day: date,
 async def book(body: Book, session: SessionDep, principal: Applicant) -> AppointmentOut:
     """Book a slot (applicants; never beyond the slot's capacity)."""
     assert principal.applicant_id is not None
-    return appointment_out(await service.book(session, slot_id=body.slot_id, applicant_id=principal.applicant_id))
+    return appointment_out(
+        await appointments.book(session, slot_id=body.slot_id, applicant_id=principal.applicant_id)
+    )
 
 
 @router.get("/appointments/mine", tags=["appointments"])
 async def my_appointments(session: SessionDep, principal: Applicant) -> list[AppointmentOut]:
     """The caller's appointments."""
-    from sqlalchemy import select
-
-    rows = (await session.execute(
-        select(Appointment).where(Appointment.applicant_id == principal.applicant_id).order_by(Appointment.starts_at)
-    )).scalars()
-    return [appointment_out(a) for a in rows]
+    return [appointment_out(a) for a in await appointments.mine(session, principal=principal)]
 
 
 @router.delete("/appointments/{appointment_id}", tags=["appointments"])
 async def cancel(appointment_id: uuid.UUID, session: SessionDep, principal: Applicant) -> AppointmentOut:
     """Cancel one's booking."""
-    return appointment_out(await service.cancel(session, appointment_id=appointment_id, principal=principal))
+    return appointment_out(await appointments.cancel(session, appointment_id=appointment_id, principal=principal))
 
 
 @router.post("/appointments/{appointment_id}/check-in", dependencies=[public()], tags=["appointments"])
 async def check_in(appointment_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> CheckInOut:
     """Check in at the kiosk (scan of the booking code): on time gives priority, late a walk-in ticket."""
-    appointment, ticket, position, minutes, on_time = await service.check_in(
+    appointment, ticket, position, minutes, on_time = await appointments.check_in(
         session, outbox=runtime.outbox, appointment_id=appointment_id
     )
     return CheckInOut(appointment=appointment_out(appointment), ticket=ticket_out(ticket, position=position,

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 
-from services.ticketing import service
+from services.ticketing import catalog
 from shared.events.catalog import MatterPublished
 
 # (code, category, zone, avg_handling_minutes, daily_share_weight): a slice of the reference catalogue
@@ -36,7 +36,7 @@ async def tk(ticketing: httpx.AsyncClient) -> httpx.AsyncClient:
     runtime = ticketing.app.state.runtime
     async with runtime.sessionmaker() as session, session.begin():
         for code, category, zone, minutes, weight in MATTERS:
-            await service.upsert_matter(session, event=MatterPublished(
+            await catalog.upsert_matter(session, event=MatterPublished(
                 catalog_version=0, code=code, name=code, department=code.split("-")[0], category=category,
                 zone=zone, applicant_type="natural_person", legal_limit_working_days=5,
                 promised_limit_working_days=3, avg_handling_minutes=minutes, daily_share_weight=weight,

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.ticketing import service
+from services.ticketing import appointments, hours
 from tests.ticketing.conftest import new_hall
 
 
@@ -33,7 +33,7 @@ async def test_bookings_never_exceed_capacity(kit, infra) -> None:
     codes = sorted(r.status_code for r in results)
     assert codes == [201] * 3 + [409] * 5
     listed = await kit.client.get(f"/halls/{kit.code}/slots",
-                                  params={"day": service.business_day(start).isoformat(), "matter_code": "SCJG-001"})
+                                  params={"day": hours.business_day(start).isoformat(), "matter_code": "SCJG-001"})
     assert [s["available"] for s in listed.json() if s["id"] == slot["id"]] == [0]
     # a cancellation gives the place back, to someone else
     winner = next(i for i, r in enumerate(results) if r.status_code == 201)
@@ -75,7 +75,7 @@ async def test_too_early_is_refused_and_late_becomes_walk_in(kit, infra, tk) -> 
     async with runtime.sessionmaker() as session, session.begin():
         import uuid
 
-        _, ticket, _, _, on_time = await service.check_in(
+        _, ticket, _, _, on_time = await appointments.check_in(
             session, outbox=runtime.outbox, appointment_id=uuid.UUID(booking["id"]),
             now=start + timedelta(minutes=20),
         )
@@ -97,3 +97,19 @@ async def test_slot_requests_are_validated(kit) -> None:
     assert unknown.status_code == 422
     assert (await kit.client.post("/appointments", json={"slot_id": "not-a-uuid"},
                                   headers=kit.infra.auth("applicant", sub="x"))).status_code == 422
+
+
+async def test_slots_are_listed_by_shanghai_business_day(kit) -> None:
+    # 23:00 and 00:00 in Shanghai: the second slot belongs to the next day
+    created = await kit.client.post(f"/halls/{kit.code}/slots", headers=kit.admin,
+                                    json={"matter_code": "SCJG-001", "capacity": 1, "length_minutes": 60,
+                                          "starts_at": "2027-03-10T15:00:00Z", "ends_at": "2027-03-10T17:00:00Z"})
+    assert created.status_code == 201, created.text
+    late, midnight = (s["id"] for s in created.json())
+    for day, expected in (("2027-03-10", [late]), ("2027-03-11", [midnight]), ("2027-03-12", [])):
+        listed = await kit.client.get(f"/halls/{kit.code}/slots", params={"day": day})
+        assert listed.status_code == 200 and [s["id"] for s in listed.json()] == expected, day
+    other_matter = await kit.client.get(f"/halls/{kit.code}/slots",
+                                        params={"day": "2027-03-10", "matter_code": "RS-001"})
+    assert other_matter.json() == []
+    assert (await kit.client.get("/halls/NO-SUCH-HALL/slots", params={"day": "2027-03-10"})).status_code == 404

@@ -15,18 +15,17 @@ async def test_a_ticket_held_by_one_caller_is_skipped_by_the_other(tk, infra) ->
     first = await kit.take("SCJG-001")
     second = await kit.take("SCJG-001")
     runtime = tk.app.state.runtime
-    async with runtime.sessionmaker() as s1, runtime.sessionmaker() as s2:
-        async with s1.begin(), s2.begin():
-            w1 = await repo.get_window(s1, hall=kit.code, code="A01")
-            w2 = await repo.get_window(s2, hall=kit.code, code="A02")
-            assert w1 is not None and w2 is not None
-            now = datetime.now(UTC)
-            got1 = await repo.pick_next(s1, window=w1, starve_before=now)  # locks the oldest, open transaction
-            got2 = await repo.pick_next(s2, window=w2, starve_before=now)  # same instant, other connection
-            assert got1 is not None and got2 is not None
-            assert str(got1.id) == first["id"] and str(got2.id) == second["id"]
-            await s2.rollback()
-            await s1.rollback()
+    async with runtime.sessionmaker() as s1, runtime.sessionmaker() as s2, s1.begin(), s2.begin():
+        w1 = await repo.get_window(s1, hall=kit.code, code="A01")
+        w2 = await repo.get_window(s2, hall=kit.code, code="A02")
+        assert w1 is not None and w2 is not None
+        now = datetime.now(UTC)
+        got1 = await repo.pick_next(s1, window=w1, starve_before=now)  # locks the oldest, open transaction
+        got2 = await repo.pick_next(s2, window=w2, starve_before=now)  # same instant, other connection
+        assert got1 is not None and got2 is not None
+        assert str(got1.id) == first["id"] and str(got2.id) == second["id"]
+        await s2.rollback()
+        await s1.rollback()
 
 
 async def test_many_windows_calling_concurrently_never_share_a_ticket(tk, infra) -> None:

@@ -1,0 +1,76 @@
+"""What the hall shows the public: queue status per zone and matter, window pads, the call board."""
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ticketing import halls, routing, tickets
+from services.ticketing import repository as repo
+from services.ticketing.models import Ticket, Window
+from shared.problems import NotFound
+
+
+async def queue_status(session: AsyncSession, *, hall: str) -> dict[str, object]:
+    """Waiting count and expected wait of a new ticket, per zone and per matter served in the hall."""
+    await halls.require_hall(session, code=hall)
+    windows = await repo.windows_of(session, hall=hall)
+    matters = await repo.all_matters(session)
+    counts = await repo.waiting_counts(session, hall=hall)
+    busy = await repo.busy_windows(session, hall=hall)
+    lines: list[dict[str, object]] = []
+    zones: list[dict[str, object]] = []
+    for zone in sorted({w.zone for w in windows}):
+        estimates: list[float] = []
+        for matter in sorted(matters.values(), key=lambda m: m.code):
+            if not any(w.zone == zone and routing.serves(w, matter) for w in windows):
+                continue
+            _, minutes = await routing.estimate_minutes(
+                session,
+                hall=hall,
+                zone=zone,
+                matter=matter,
+                priority=tickets.PRIORITY_NORMAL,
+                queue_at=None,
+                windows=windows,
+                matters=matters,
+                busy=busy,
+            )
+            lines.append(
+                {
+                    "zone": zone,
+                    "matter_code": matter.code,
+                    "waiting": counts.get((zone, matter.code), 0),
+                    "estimated_wait_minutes": minutes,
+                }
+            )
+            if minutes is not None:
+                estimates.append(minutes)
+        waiting = sum(n for (z, _), n in counts.items() if z == zone)
+        zones.append(
+            {
+                "zone": zone,
+                "waiting": waiting,
+                "estimated_wait_minutes": max(estimates) if estimates else None,
+            }
+        )
+    return {
+        "hall": hall,
+        "open_windows": sum(1 for w in windows if w.state == "open"),
+        "zones": zones,
+        "matters": lines,
+    }
+
+
+async def window_pad(session: AsyncSession, *, hall: str, window: str) -> tuple[Window, Ticket | None]:
+    """The window (404 when unknown) and the ticket it is serving, for the pad beside it."""
+    row = await repo.get_window(session, hall=hall, code=window)
+    if row is None:
+        raise NotFound(f"window {window} does not exist in hall {hall}")
+    return row, await repo.current_ticket(session, hall=hall, window=window)
+
+
+async def calls_since(
+    session: AsyncSession, *, hall: str, after: datetime | None, limit: int = 50
+) -> list[Ticket]:
+    """Calls of the hall after ``after`` (the latest ``limit`` when None), oldest first, for the board."""
+    return await repo.calls_since(session, hall=hall, after=after, limit=limit)

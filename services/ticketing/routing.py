@@ -1,0 +1,114 @@
+"""Routing a ticket: which windows serve a matter, each zone's live wait (via estimate.py), the best zone."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ticketing import estimate
+from services.ticketing import repository as repo
+from services.ticketing.models import Matter, Ticket, Window
+from shared.problems import DomainError
+
+RECENT_SERVICES = 60
+
+
+class MatterNotServed(DomainError):
+    status, code, title = 422, "matter_not_served", "Matter not served in this hall"
+
+
+def serves(window: Window, matter: Matter | Ticket) -> bool:
+    """Whether a window's skills cover a matter (by code or category)."""
+    code = matter.code if isinstance(matter, Matter) else matter.matter_code
+    return code in window.skills or matter.category in window.skills
+
+
+def staffed(windows: Sequence[Window]) -> list[Window]:
+    """Windows that are open, or all active ones when nobody signed in yet (the estimate of the day)."""
+    open_ = [w for w in windows if w.state == "open"]
+    return open_ or [w for w in windows if w.active]
+
+
+def skill_view(
+    windows: Sequence[Window], matters: dict[str, Matter], busy: set[str]
+) -> list[estimate.WindowSkills]:
+    """The predictor's view of windows: matter codes each serves (categories expanded), idle or not."""
+    by_category: dict[str, set[str]] = {}
+    for m in matters.values():
+        by_category.setdefault(m.category, set()).add(m.code)
+    view = []
+    for w in windows:
+        codes: set[str] = set()
+        for skill in w.skills:
+            if skill in matters:
+                codes.add(skill)
+            codes |= by_category.get(skill, set())
+        view.append(estimate.WindowSkills(frozenset(codes), idle=w.state == "open" and w.code not in busy))
+    return view
+
+
+async def estimate_minutes(
+    session: AsyncSession,
+    *,
+    hall: str,
+    zone: str,
+    matter: Matter,
+    priority: int,
+    queue_at: datetime | None,
+    windows: Sequence[Window],
+    matters: dict[str, Matter],
+    busy: set[str],
+) -> tuple[int, float | None]:
+    """(tickets ahead, E[W | n] in minutes) for a ticket of ``matter`` in ``zone`` (skill-pool predictor).
+
+    n = waiting tickets ahead whose matter the same windows serve, s = windows of the zone serving the
+    matter, 1/mu = recent service times in the zone (see estimate.py and docs/wait-estimate.md).
+    """
+    view = skill_view(staffed([w for w in windows if w.zone == zone]), matters, busy)
+    pool = estimate.skill_pool(view, matter.code)
+    servers, idle = estimate.pool_servers(view, matter.code)
+    ahead = await repo.waiting_ahead(
+        session,
+        hall=hall,
+        zone=zone,
+        matter_codes=pool or {matter.code},
+        priority=priority,
+        queue_at=queue_at,
+    )
+    recent = await repo.recent_service_minutes(session, hall=hall, zone=zone, limit=RECENT_SERVICES)
+    mean = estimate.mean_service_minutes(recent, prior_minutes=float(matter.avg_handling_minutes))
+    value = estimate.expected_wait_minutes(ahead=ahead, servers=servers, mean_service=mean, idle=idle)
+    return ahead, None if value is None else round(value, 1)
+
+
+async def route(
+    session: AsyncSession,
+    *,
+    hall: str,
+    matter: Matter,
+    matters: dict[str, Matter],
+    priority: int,
+    windows: Sequence[Window],
+) -> tuple[str, int, float | None]:
+    """The zone with the least expected wait for a new ticket: (zone, tickets ahead, minutes)."""
+    zones = sorted({w.zone for w in windows if serves(w, matter)}, key=lambda z: (z != matter.zone, z))
+    if not zones:
+        raise MatterNotServed(f"matter {matter.code} is not served in hall {hall}")
+    busy = await repo.busy_windows(session, hall=hall)
+    best: tuple[str, int, float | None] | None = None
+    for zone in zones:
+        ahead, minutes = await estimate_minutes(
+            session,
+            hall=hall,
+            zone=zone,
+            matter=matter,
+            priority=priority,
+            queue_at=None,
+            windows=windows,
+            matters=matters,
+            busy=busy,
+        )
+        if best is None or (minutes is not None and (best[2] is None or minutes < best[2])):
+            best = (zone, ahead, minutes)
+    assert best is not None
+    return best

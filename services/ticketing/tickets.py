@@ -1,0 +1,430 @@
+"""A ticket's life: take a number, call, recall, no-show, transfer, park, resume, finish, rate."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ticketing import catalog, halls, hours, routing
+from services.ticketing import repository as repo
+from services.ticketing.models import Ticket, Window
+from shared.auth import Principal
+from shared.events.envelope import uuid7
+from shared.events.ticketing import (
+    TicketCalled,
+    TicketIssued,
+    TicketNoShow,
+    TicketParked,
+    TicketRated,
+    TicketServed,
+    TicketTransferred,
+)
+from shared.outbox import Outbox
+from shared.problems import Conflict, DomainError, FieldError, NotFound
+
+PRIORITY_NORMAL, PRIORITY_APPOINTMENT, PRIORITY_GREEN = 0, 1, 2
+
+
+class HallClosed(DomainError):
+    status, code, title = 409, "hall_closed", "Hall closed"
+
+
+async def take(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    hall_code: str,
+    matter_code: str,
+    channel: str,
+    green_channel: bool = False,
+    priority: int | None = None,
+    appointment_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> tuple[Ticket, int, float | None]:
+    """Issue a number for a matter, routed to the zone with the least expected wait."""
+    now = now or datetime.now(UTC)
+    hall = await halls.require_hall(session, code=hall_code)
+    if not hours.is_open(hall, now):
+        raise HallClosed(
+            f"hall {hall_code} is closed now; opening hours {hall.opens_at:%H:%M}-{hall.closes_at:%H:%M}"
+        )
+    matter, matters = await catalog.require_matter(session, code=matter_code)
+    if priority is None:
+        priority = PRIORITY_GREEN if green_channel else PRIORITY_NORMAL
+    windows = await repo.windows_of(session, hall=hall_code)
+    zone, ahead, minutes = await routing.route(
+        session, hall=hall_code, matter=matter, matters=matters, priority=priority, windows=windows
+    )
+    day = hours.business_day(now)
+    seq = await repo.next_number(session, hall=hall_code, zone=zone, day=day)
+    ticket = Ticket(
+        id=uuid7(),
+        hall=hall_code,
+        zone=zone,
+        business_day=day,
+        number=f"{zone}{seq:03d}",
+        matter_code=matter.code,
+        category=matter.category,
+        channel=channel,
+        priority=priority,
+        green_channel=green_channel,
+        status="waiting",
+        issued_at=now,
+        queue_at=now,
+        estimated_wait_seconds=None if minutes is None else minutes * 60,
+        call_count=0,
+        no_shows=0,
+        transfers=[],
+        appointment_id=appointment_id,
+    )
+    session.add(ticket)
+    await session.flush()
+    await outbox.add(
+        session,
+        TicketIssued(
+            ticket_id=str(ticket.id),
+            hall=hall_code,
+            number=ticket.number,
+            matter_code=matter.code,
+            zone=zone,
+            channel=channel,
+            priority=priority,
+            issued_at=now,
+        ),
+        hall=hall_code,
+    )
+    return ticket, ahead + 1, minutes
+
+
+async def require(session: AsyncSession, *, ticket_id: uuid.UUID) -> Ticket:
+    """The ticket or 404."""
+    ticket = await repo.get_ticket(session, ticket_id=ticket_id)
+    if ticket is None:
+        raise NotFound(f"ticket {ticket_id} does not exist")
+    return ticket
+
+
+async def position(session: AsyncSession, *, ticket: Ticket) -> tuple[int | None, float | None]:
+    """Position (1 = next among the tickets competing for its windows) and expected wait; None unless waiting."""
+    if ticket.status != "waiting":
+        return None, None
+    matters = await repo.all_matters(session)
+    matter = matters.get(ticket.matter_code)
+    if matter is None:
+        return None, None
+    windows = await repo.windows_of(session, hall=ticket.hall)
+    ahead, minutes = await routing.estimate_minutes(
+        session,
+        hall=ticket.hall,
+        zone=ticket.zone,
+        matter=matter,
+        priority=ticket.priority,
+        queue_at=ticket.queue_at,
+        windows=windows,
+        matters=matters,
+        busy=await repo.busy_windows(session, hall=ticket.hall),
+    )
+    return ahead + 1, minutes
+
+
+def _called(ticket: Ticket, window: Window, now: datetime, *, recall: bool = False) -> TicketCalled:
+    return TicketCalled(
+        ticket_id=str(ticket.id),
+        hall=ticket.hall,
+        number=ticket.number,
+        matter_code=ticket.matter_code,
+        window=window.code,
+        staff_id=window.staff_id,
+        called_at=now,
+        zone=ticket.zone,
+        recall=recall,
+    )
+
+
+async def call_next(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    hall: str,
+    window_code: str,
+    principal: Principal,
+    now: datetime | None = None,
+) -> Ticket | None:
+    """The window takes its best waiting ticket (None when nothing waits); never one another window holds."""
+    now = now or datetime.now(UTC)
+    window = await halls.staffed_window(session, hall=hall, code=window_code, principal=principal)
+    if window.state == "paused":
+        raise Conflict(f"window {window_code} is paused; resume it first")
+    if await repo.current_ticket(session, hall=hall, window=window_code) is not None:
+        raise Conflict("finish, park or mark the current ticket as a no-show first")
+    hall_row = await halls.require_hall(session, code=hall)
+    ticket = await repo.pick_next(
+        session, window=window, starve_before=now - timedelta(minutes=hall_row.starve_after_minutes)
+    )
+    if ticket is None:
+        return None
+    ticket.status, ticket.window, ticket.staff_id = "called", window.code, window.staff_id
+    ticket.first_called_at = ticket.first_called_at or now
+    ticket.last_called_at, ticket.call_count = now, ticket.call_count + 1
+    await session.flush()
+    await outbox.add(session, _called(ticket, window, now), hall=hall)
+    return ticket
+
+
+async def held(
+    session: AsyncSession,
+    *,
+    ticket_id: uuid.UUID,
+    principal: Principal,
+    statuses: tuple[str, ...] = ("called",),
+) -> tuple[Ticket, Window]:
+    """A ticket locked for a window action by the clerk signed in where it was called."""
+    ticket = await repo.get_ticket(session, ticket_id=ticket_id, lock=True)
+    if ticket is None:
+        raise NotFound(f"ticket {ticket_id} does not exist")
+    principal.check_hall(ticket.hall)
+    if ticket.status not in statuses:
+        raise Conflict(f"ticket {ticket.number} is {ticket.status}")
+    if ticket.window is None:
+        raise Conflict(f"ticket {ticket.number} is not at a window")
+    window = await halls.staffed_window(session, hall=ticket.hall, code=ticket.window, principal=principal)
+    return ticket, window
+
+
+async def recall(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    ticket_id: uuid.UUID,
+    principal: Principal,
+    now: datetime | None = None,
+) -> Ticket:
+    """Call the same ticket again (the display and the speaker repeat it)."""
+    now = now or datetime.now(UTC)
+    ticket, window = await held(session, ticket_id=ticket_id, principal=principal)
+    ticket.last_called_at, ticket.call_count = now, ticket.call_count + 1
+    await session.flush()
+    await outbox.add(session, _called(ticket, window, now, recall=True), hall=ticket.hall)
+    return ticket
+
+
+async def no_show(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    ticket_id: uuid.UUID,
+    principal: Principal,
+    now: datetime | None = None,
+) -> Ticket:
+    """The citizen did not come: back to the end of the queue once, dropped the second time."""
+    now = now or datetime.now(UTC)
+    ticket, window = await held(session, ticket_id=ticket_id, principal=principal)
+    ticket.no_shows += 1
+    requeued = ticket.no_shows == 1
+    if requeued:
+        ticket.status, ticket.queue_at, ticket.window, ticket.staff_id = "waiting", now, None, None
+    else:
+        ticket.status, ticket.finished_at = "no_show", now
+    await session.flush()
+    await outbox.add(
+        session,
+        TicketNoShow(
+            ticket_id=str(ticket.id),
+            hall=ticket.hall,
+            number=ticket.number,
+            matter_code=ticket.matter_code,
+            window=window.code,
+            requeued=requeued,
+            at=now,
+        ),
+        hall=ticket.hall,
+    )
+    return ticket
+
+
+async def transfer(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    ticket_id: uuid.UUID,
+    principal: Principal,
+    matter_code: str,
+    zone: str | None,
+    now: datetime | None = None,
+) -> Ticket:
+    """Move a called (or parked) ticket to another matter or zone; it keeps its place by original wait."""
+    now = now or datetime.now(UTC)
+    ticket, window = await held(
+        session, ticket_id=ticket_id, principal=principal, statuses=("called", "parked")
+    )
+    matter, matters = await catalog.require_matter(session, code=matter_code)
+    windows = await repo.windows_of(session, hall=ticket.hall)
+    if zone is None:
+        zone, _, _ = await routing.route(
+            session,
+            hall=ticket.hall,
+            matter=matter,
+            matters=matters,
+            priority=ticket.priority,
+            windows=windows,
+        )
+    elif not any(w.zone == zone and routing.serves(w, matter) for w in windows):
+        raise routing.MatterNotServed(
+            f"no window of zone {zone} serves {matter.code}",
+            errors=[FieldError(field="zone", message=f"no window of zone {zone} serves {matter.code}")],
+        )
+    from_matter = ticket.matter_code
+    ticket.transfers = [
+        *ticket.transfers,
+        {"at": now.isoformat(), "from_matter": from_matter, "from_zone": ticket.zone, "window": window.code},
+    ]
+    ticket.matter_code, ticket.category, ticket.zone = matter.code, matter.category, zone
+    ticket.status, ticket.window, ticket.staff_id = "waiting", None, None  # queue_at kept: the wait counts
+    await session.flush()
+    await outbox.add(
+        session,
+        TicketTransferred(
+            ticket_id=str(ticket.id),
+            hall=ticket.hall,
+            number=ticket.number,
+            matter_code=matter.code,
+            from_matter_code=from_matter,
+            to_zone=zone,
+            at=now,
+        ),
+        hall=ticket.hall,
+    )
+    return ticket
+
+
+async def park(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    ticket_id: uuid.UUID,
+    principal: Principal,
+    now: datetime | None = None,
+) -> Ticket:
+    """Set a called ticket aside (the citizen fetches a document); the window is free for the next."""
+    now = now or datetime.now(UTC)
+    ticket, window = await held(session, ticket_id=ticket_id, principal=principal)
+    ticket.status = "parked"
+    await session.flush()
+    await outbox.add(
+        session,
+        TicketParked(
+            ticket_id=str(ticket.id),
+            hall=ticket.hall,
+            number=ticket.number,
+            matter_code=ticket.matter_code,
+            window=window.code,
+            at=now,
+        ),
+        hall=ticket.hall,
+    )
+    return ticket
+
+
+async def resume(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    ticket_id: uuid.UUID,
+    principal: Principal,
+    window_code: str,
+    now: datetime | None = None,
+) -> Ticket:
+    """A staffed window takes a parked ticket back and calls it."""
+    now = now or datetime.now(UTC)
+    ticket = await repo.get_ticket(session, ticket_id=ticket_id, lock=True)
+    if ticket is None:
+        raise NotFound(f"ticket {ticket_id} does not exist")
+    principal.check_hall(ticket.hall)
+    if ticket.status != "parked":
+        raise Conflict(f"ticket {ticket.number} is {ticket.status}, not parked")
+    window = await halls.staffed_window(session, hall=ticket.hall, code=window_code, principal=principal)
+    if await repo.current_ticket(session, hall=ticket.hall, window=window_code) is not None:
+        raise Conflict("finish, park or mark the current ticket as a no-show first")
+    ticket.status, ticket.window, ticket.staff_id = "called", window.code, window.staff_id
+    ticket.last_called_at, ticket.call_count = now, ticket.call_count + 1
+    await session.flush()
+    await outbox.add(session, _called(ticket, window, now, recall=True), hall=ticket.hall)
+    return ticket
+
+
+async def finish(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    ticket_id: uuid.UUID,
+    principal: Principal,
+    outcome: str,
+    application_id: str | None,
+    now: datetime | None = None,
+) -> Ticket:
+    """Service finished with an outcome (and the application the clerk opened, if any)."""
+    now = now or datetime.now(UTC)
+    ticket, window = await held(session, ticket_id=ticket_id, principal=principal)
+    ticket.status, ticket.finished_at, ticket.outcome, ticket.application_id = (
+        "served",
+        now,
+        outcome,
+        application_id,
+    )
+    await session.flush()
+    assert ticket.first_called_at is not None and ticket.last_called_at is not None
+    await outbox.add(
+        session,
+        TicketServed(
+            ticket_id=str(ticket.id),
+            hall=ticket.hall,
+            number=ticket.number,
+            matter_code=ticket.matter_code,
+            window=window.code,
+            staff_id=window.staff_id,
+            outcome=outcome,
+            application_id=application_id,
+            wait_seconds=(ticket.first_called_at - ticket.issued_at).total_seconds(),
+            service_seconds=(now - ticket.last_called_at).total_seconds(),
+            served_at=now,
+        ),
+        hall=ticket.hall,
+    )
+    return ticket
+
+
+async def rate(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    ticket_id: uuid.UUID,
+    score: int,
+    comment: str | None,
+    now: datetime | None = None,
+) -> Ticket:
+    """The citizen rates the service on the hall pad (once per ticket)."""
+    now = now or datetime.now(UTC)
+    ticket = await repo.get_ticket(session, ticket_id=ticket_id, lock=True)
+    if ticket is None:
+        raise NotFound(f"ticket {ticket_id} does not exist")
+    if ticket.status not in ("called", "served"):
+        raise Conflict(f"ticket {ticket.number} has not been served")
+    if ticket.rating is not None:
+        raise Conflict(f"ticket {ticket.number} is already rated")
+    ticket.rating, ticket.rating_comment, ticket.rated_at = score, comment, now
+    await session.flush()
+    await outbox.add(
+        session,
+        TicketRated(
+            ticket_id=str(ticket.id),
+            hall=ticket.hall,
+            number=ticket.number,
+            matter_code=ticket.matter_code,
+            score=score,
+            window=ticket.window,
+            staff_id=ticket.staff_id,
+            at=now,
+        ),
+        hall=ticket.hall,
+    )
+    return ticket
