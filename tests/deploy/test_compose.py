@@ -48,7 +48,7 @@ def test_service_environment_matches_its_settings(name: str) -> None:
     prefix = cls.model_config["env_prefix"]
     env = COMPOSE["services"][name]["environment"]
     fields = set(cls.model_fields)
-    for key, value in env.items():
+    for key in env:
         assert key.startswith(prefix) or key.split("_")[0].lower() in APP_SERVICES, f"{key} has no service prefix"
         if key.startswith(prefix):
             field = key[len(prefix):].lower()

@@ -3,13 +3,17 @@ real broker, with one correlation id. Each service's outbox feeds another servic
 forms (catalog.*) -> ticketing and acceptance know the matter; ticketing (ticket.called) -> acceptance opens
 from the ticket; acceptance (application.accepted) -> approval opens a task; approval (approval.decided) ->
 issuance releases a licence; issuance (licence.issued, delivery.*) -> forms learns verified values and
-acceptance shows the application collected."""
+acceptance shows the application collected.
+
+The walk from the ticket to the hand-over runs once per module (the ``flow`` fixture); each test checks one
+outcome of it, so any single test also runs on its own."""
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
+import pytest_asyncio
 from sqlalchemy import select
 
 from services.acceptance import models as acceptance_models
@@ -20,7 +24,6 @@ from shared.infra import wait_for
 from shared.testing import new_id_number
 
 HALL = f"E2E-{uuid.uuid4().hex[:6].upper()}"
-FLOW: dict[str, str] = {}
 MATTER = "SCJG-001"  # 个体工商户设立登记: on the spot, one decision step, result 营业执照 (BIZ_LICENCE)
 
 
@@ -47,9 +50,24 @@ async def _envelopes(client: httpx.AsyncClient, schema: str, where: Any) -> list
         return list(rows.scalars())
 
 
-async def test_ticket_to_collected_licence(
+@dataclass(frozen=True)
+class Flow:
+    """What one walk from a ticket to a collected licence left behind."""
+
+    clerk: dict[str, str]  # the window clerk's Authorization header
+    id_number: str
+    application_id: str
+    tracking_code: str
+    correlation_id: str  # of application.accepted
+    result: dict[str, Any]  # the released result, as issuance showed it at the pickup window
+    collected: dict[str, Any]  # issuance's answer to the hand-over
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def flow(  # type: ignore[no-untyped-def]
     forms, ticketing, acceptance, approval, issuance, infra, reference_catalog
-) -> None:
+) -> Flow:
+    """A citizen takes a ticket, is called, applies, the department approves, the licence is collected."""
     admin = infra.auth("catalog_admin")
     version = (await _ok(await forms.post("/catalog/versions", json=reference_catalog, headers=admin), 201))[
         "version"
@@ -157,7 +175,6 @@ async def test_ticket_to_collected_licence(
 
     view = await wait_for(ready, timeout=60, interval=0.3, message="results ready at issuance")
     [result] = view["items"]
-    assert result["kind"] == "licence" and result["matter_code"] == MATTER
     collected = await _ok(
         await issuance.post(
             f"/pickups/{tracking_code}/handover",
@@ -165,17 +182,34 @@ async def test_ticket_to_collected_licence(
             json={"hall": HALL, "id_check": id_number[-6:]},
         )
     )
-    assert collected["status"] == "collected"
-    verification = await _ok(await issuance.get(f"/verify/{result['document_no']}"))
-    assert verification["status"] == "valid" and verification["licence_type"] == "BIZ_LICENCE"
-
-    # one correlation id on every event of the flow, in every service's outbox
     [accepted] = await _envelopes(
         acceptance,
         "acceptance",
         lambda e: (e["type"].astext == "application.accepted", e["key"].astext == application_id),
     )
-    correlation_id = accepted["correlation_id"]
+    return Flow(
+        clerk=clerk,
+        id_number=id_number,
+        application_id=application_id,
+        tracking_code=tracking_code,
+        correlation_id=accepted["correlation_id"],
+        result=result,
+        collected=collected,
+    )
+
+
+async def test_ticket_to_collected_licence(flow: Flow, issuance) -> None:
+    assert flow.result["kind"] == "licence" and flow.result["matter_code"] == MATTER
+    assert flow.collected["status"] == "collected"
+    verification = await _ok(await issuance.get(f"/verify/{flow.result['document_no']}"))
+    assert verification["status"] == "valid" and verification["licence_type"] == "BIZ_LICENCE"
+
+
+async def test_one_correlation_id_on_every_event_of_the_flow(
+    flow: Flow, ticketing, acceptance, approval, issuance
+) -> None:
+    """One correlation id on every event of the flow, in every service's outbox."""
+    application_id, correlation_id = flow.application_id, flow.correlation_id
     events: list[dict[str, Any]] = []
     for client, schema in [
         (ticketing, "ticketing"),
@@ -201,22 +235,30 @@ async def test_ticket_to_collected_licence(
             client, schema, lambda e: (e["payload"]["application_id"].astext == application_id,)
         )
         assert about and {e["correlation_id"] for e in about} == {correlation_id}, schema
-    FLOW.update(application_id=application_id, correlation_id=correlation_id)
 
-    # issuance -> acceptance: the front desk and the citizen see the application collected
+
+async def test_front_desk_and_citizen_see_the_application_collected(flow: Flow, acceptance) -> None:
+    """issuance -> acceptance: the front desk and the citizen see the application collected."""
+
     async def collected_at_front_desk() -> dict[str, Any] | None:
-        view = (await acceptance.get(f"/applications/{application_id}", headers=clerk)).json()
+        view = (await acceptance.get(f"/applications/{flow.application_id}", headers=flow.clerk)).json()
         return view if view.get("status") == "collected" else None
 
     front = await wait_for(collected_at_front_desk, timeout=60, interval=0.3, message="acceptance sees collected")
     assert {"accepted", "collected"} <= {h["status"] for h in front["history"]}, front["history"]
-    progress = await _ok(await acceptance.get(f"/progress/{tracking_code}"))
-    assert progress["status"] == "collected" and id_number not in str(progress) and "李四" not in str(progress)
+    progress = await _ok(await acceptance.get(f"/progress/{flow.tracking_code}"))
+    assert progress["status"] == "collected"
+    assert flow.id_number not in str(progress) and "李四" not in str(progress)
 
-    # issuance -> forms: the licence's data is now verified in the applicant's profile and locked in prefill
+
+async def test_forms_learns_the_licence_into_the_profile(flow: Flow, forms) -> None:
+    """issuance -> forms: the licence's data is verified in the applicant's profile and locked in prefill."""
+
     async def learnt_from_licence() -> dict[str, Any] | None:
         response = await forms.post(
-            "/prefill", headers=clerk, json={"applicant_id": id_number, "matter": MATTER, "application_ref": None}
+            "/prefill",
+            headers=flow.clerk,
+            json={"applicant_id": flow.id_number, "matter": MATTER, "application_ref": None},
         )
         fields = {f["key"]: f for f in response.json().get("fields", [])} if response.status_code == 200 else {}
         entity = fields.get("entity.name") or {}
@@ -227,10 +269,8 @@ async def test_ticket_to_collected_licence(
     assert fields["entity.name"]["verified"] and not fields["entity.name"]["editable"]
 
 
-async def test_approval_events_keep_the_flow_correlation_id(approval) -> None:
-    if not FLOW:
-        pytest.skip("needs test_ticket_to_collected_licence")
+async def test_approval_events_keep_the_flow_correlation_id(flow: Flow, approval) -> None:
     about = await _envelopes(
-        approval, "approval", lambda e: (e["payload"]["application_id"].astext == FLOW["application_id"],)
+        approval, "approval", lambda e: (e["payload"]["application_id"].astext == flow.application_id,)
     )
-    assert about and {e["correlation_id"] for e in about} == {FLOW["correlation_id"]}
+    assert about and {e["correlation_id"] for e in about} == {flow.correlation_id}

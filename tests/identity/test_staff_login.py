@@ -2,6 +2,7 @@
 
 import json
 import logging
+from pathlib import Path
 
 import jwt
 
@@ -92,7 +93,7 @@ def test_seed_file_holds_only_hashes() -> None:
     from services.identity.service import load_staff
 
     path = IdentitySettings().staff_seed_file
-    raw = json.loads(open(path, encoding="utf-8").read())
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
     assert all(DEMO_PASSWORD not in json.dumps(a) for a in raw["accounts"])
     accounts = load_staff(path=path)
     assert {r for a in accounts.values() for r in a.roles} >= {

@@ -1,12 +1,12 @@
 """A service with an unreachable database or broker says so, keeps retrying and reports not-ready."""
 
-import asyncio
 import logging
 
 import httpx
 
 from services.forms.config import FormsSettings
 from services.forms.main import create_app
+from shared import migrations
 from shared.infra import free_port, wait_for
 
 
@@ -14,13 +14,25 @@ async def _client(app) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
-async def test_unreachable_database_is_reported_not_ready_without_crashing(infra, caplog) -> None:
+async def test_unreachable_database_is_reported_not_ready_without_crashing(
+    infra, caplog, monkeypatch
+) -> None:
     dead = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere"
-    app = create_app(infra.settings(FormsSettings, database_url=dead))
+    app = create_app(infra.settings(FormsSettings, database_url=dead, migrate_on_start=True))
     caplog.set_level(logging.WARNING)
+    attempts: list[str] = []  # one entry per start attempt (each migrates first)
+    upgrade = migrations.upgrade
+
+    def counted_upgrade(service: str, url: str, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        if url == dead:
+            attempts.append(service)
+        upgrade(service, url, *args, **kwargs)
+
+    monkeypatch.setattr(migrations, "upgrade", counted_upgrade)
     async with app.router.lifespan_context(app), await _client(app) as client:
         assert (await client.get("/healthz")).status_code == 200
-        await asyncio.sleep(4)  # several retries happen meanwhile
+        # the first attempt and two retries after backing off (about 1 s, then 2 s)
+        await wait_for(lambda: len(attempts) >= 3, timeout=60, interval=0.1, message="three start attempts")
         response = await client.get("/readyz")
         assert response.status_code == 503
         body = response.json()

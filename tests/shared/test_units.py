@@ -8,7 +8,13 @@ from shared.asyncapi import build_asyncapi
 from shared.events import REGISTRY, Envelope
 from shared.events.envelope import uuid7
 from shared.privacy import mask_id_number, mask_mobile, scrub
-from shared.validators import check_credit_code, check_id_number, check_mobile, id_number_check_digit, uscc_check_char
+from shared.validators import (
+    check_credit_code,
+    check_id_number,
+    check_mobile,
+    id_number_check_digit,
+    uscc_check_char,
+)
 from shared.workdays import default_calendar
 
 
