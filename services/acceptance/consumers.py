@@ -1,6 +1,6 @@
 """Acceptance event handlers: thin, one transaction each (the bus does the inbox check)."""
 
-from services.acceptance import service
+from services.acceptance import progress, read_models
 from shared.events.approvals import (
     ApprovalDecided,
     ApprovalOverdue,
@@ -16,76 +16,76 @@ from shared.handlers import ConsumerSpec, Delivery
 
 async def on_matter_published(event: MatterPublished, ctx: Delivery[None]) -> None:
     """Keep the local matter read model."""
-    await service.record_matter(ctx.session, event=event)
+    await read_models.record_matter(ctx.session, event=event)
 
 
 async def on_bundle_published(event: BundlePublished, ctx: Delivery[None]) -> None:
     """Keep the local bundle read model."""
-    await service.record_bundle(ctx.session, event=event)
+    await read_models.record_bundle(ctx.session, event=event)
 
 
 async def on_ticket_called(event: TicketCalled, ctx: Delivery[None]) -> None:
     """A window called a ticket: the clerk may open an application from it."""
-    await service.record_called_ticket(ctx.session, event=event, correlation_id=ctx.correlation_id)
+    await read_models.record_called_ticket(ctx.session, event=event, correlation_id=ctx.correlation_id)
 
 
 async def on_task_opened(event: ApprovalTaskOpened, ctx: Delivery[None]) -> None:
     """A department took the item into approval."""
     note = f"due {event.promised_due}" if event.promised_due else None
-    await service.follow(ctx.session, application_id=event.application_id, item_id=event.item_id, status="in_approval",
-                         source=event.TYPE, at=event.at, note=note, task_id=event.task_id)
+    await progress.follow(ctx.session, application_id=event.application_id, item_id=event.item_id, status="in_approval",
+                          source=event.TYPE, at=event.at, note=note, task_id=event.task_id)
 
 
 async def on_supplement_requested(event: SupplementRequested, ctx: Delivery[None]) -> None:
     """The approver asked for a supplement (补正)."""
     note = f"materials: {', '.join(event.materials)}" if event.materials else None
-    await service.follow(ctx.session, application_id=event.application_id, item_id=event.item_id,
-                         status="supplement_requested", source=event.TYPE, at=event.at, note=note,
-                         task_id=event.task_id)
+    await progress.follow(ctx.session, application_id=event.application_id, item_id=event.item_id,
+                          status="supplement_requested", source=event.TYPE, at=event.at, note=note,
+                          task_id=event.task_id)
 
 
 async def on_decided(event: ApprovalDecided, ctx: Delivery[None]) -> None:
     """The department decided the item."""
     status = "approved" if event.decision == "approved" else "denied"
-    await service.follow(ctx.session, application_id=event.application_id, item_id=event.item_id, status=status,
-                         source=event.TYPE, at=event.decided_at, task_id=event.task_id)
+    await progress.follow(ctx.session, application_id=event.application_id, item_id=event.item_id, status=status,
+                          source=event.TYPE, at=event.decided_at, task_id=event.task_id)
 
 
 async def on_overdue(event: ApprovalOverdue, ctx: Delivery[None]) -> None:
     """The item passed its promised date (history only)."""
-    await service.follow(ctx.session, application_id=event.application_id, item_id=None, status=None,
-                         source=event.TYPE, at=event.at, note=f"overdue: {event.matter_code}")
+    await progress.follow(ctx.session, application_id=event.application_id, item_id=None, status=None,
+                          source=event.TYPE, at=event.at, note=f"overdue: {event.matter_code}")
 
 
 async def on_decision_revoked(event: DecisionRevoked, ctx: Delivery[None]) -> None:
     """A post-check revoked the decision."""
-    await service.follow(ctx.session, application_id=event.application_id, item_id=event.item_id, status="revoked",
-                         source=event.TYPE, at=event.at)
+    await progress.follow(ctx.session, application_id=event.application_id, item_id=event.item_id, status="revoked",
+                          source=event.TYPE, at=event.at)
 
 
 async def on_licence_issued(event: LicenceIssued, ctx: Delivery[None]) -> None:
     """The item's licence entered the licence library."""
-    await service.follow(ctx.session, application_id=event.application_id, item_id=event.item_id,
-                         status="licence_issued", source=event.TYPE, at=event.issued_at,
-                         licence_no=event.licence_no)
+    await progress.follow(ctx.session, application_id=event.application_id, item_id=event.item_id,
+                          status="licence_issued", source=event.TYPE, at=event.issued_at,
+                          licence_no=event.licence_no)
 
 
 async def on_licence_revoked(event: LicenceRevoked, ctx: Delivery[None]) -> None:
     """A licence of the application was revoked (history)."""
-    await service.follow(ctx.session, application_id=event.application_id, item_id=None, status=None,
-                         source=event.TYPE, at=event.revoked_at, note=f"licence revoked: {event.licence_type}")
+    await progress.follow(ctx.session, application_id=event.application_id, item_id=None, status=None,
+                          source=event.TYPE, at=event.revoked_at, note=f"licence revoked: {event.licence_type}")
 
 
 async def on_result_ready(event: ResultReady, ctx: Delivery[None]) -> None:
     """Results wait at the collection hall."""
-    await service.follow(ctx.session, application_id=event.application_id, item_id=None, status=None,
-                         source=event.TYPE, at=event.at, app_status="result_ready")
+    await progress.follow(ctx.session, application_id=event.application_id, item_id=None, status=None,
+                          source=event.TYPE, at=event.at, app_status="result_ready")
 
 
 async def on_collected(event: ResultCollected, ctx: Delivery[None]) -> None:
     """Results were collected or mailed."""
-    await service.follow(ctx.session, application_id=event.application_id, item_id=None, status=None,
-                         source=event.TYPE, at=event.at, app_status="collected", note=event.method)
+    await progress.follow(ctx.session, application_id=event.application_id, item_id=None, status=None,
+                          source=event.TYPE, at=event.at, app_status="collected", note=event.method)
 
 
 CONSUMERS: list[ConsumerSpec] = [

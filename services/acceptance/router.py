@@ -1,13 +1,16 @@
-"""Acceptance HTTP endpoints (thin; rules live in service.py)."""
+"""Acceptance HTTP endpoints (thin: each calls the sub-domain module that owns the rule, see docs/acceptance.md)."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.acceptance import documents, repository, service, views
+from services.acceptance import access, documents, editing, opening, progress, submission, views
 from services.acceptance.clients import FormsClient
+from services.acceptance.config import AcceptanceSettings
+from services.acceptance.models import Application
 from services.acceptance.schemas import (
     ApplicationOpen,
     ApplicationSummary,
@@ -31,8 +34,22 @@ Clerk = Annotated[Principal, require(Role.CLERK)]
 Reader = Annotated[Principal, require(Role.CLERK, Role.HALL_ADMIN, Role.ISSUANCE_CLERK, Role.AUDITOR, Role.APPLICANT)]
 
 
-def _tz(runtime: RuntimeDep) -> ZoneInfo:
-    return ZoneInfo(getattr(runtime.settings, "timezone", "Asia/Shanghai"))
+def _settings(request: Request) -> AcceptanceSettings:
+    """The running service's settings (an ``AcceptanceSettings``, as given to ``create_app``)."""
+    settings: AcceptanceSettings = request.app.state.runtime.settings
+    return settings
+
+
+Settings = Annotated[AcceptanceSettings, Depends(_settings)]
+
+
+def utcnow() -> datetime:
+    """Now, in UTC: the time a request records."""
+    return datetime.now(UTC)
+
+
+def _tz(settings: AcceptanceSettings) -> ZoneInfo:
+    return ZoneInfo(settings.timezone)
 
 
 @router.post("", status_code=201, response_model=ApplicationView)
@@ -48,12 +65,11 @@ async def open_application(
     arrives prefilled from forms, or empty with ``degraded`` = true if forms is slow or down.
     With an ``Idempotency-Key`` header a retried request returns the draft it already opened (200)."""
     if idempotency_key and (
-        existing := await repository.get_by_idempotency_key(session, created_by=principal.sub, key=idempotency_key)
+        existing := await opening.already_opened(session, principal=principal, idempotency_key=idempotency_key)
     ):
-        service.check_access(principal, existing)
         response.status_code = 200
         return await views.application_view(session, app=existing)
-    matter, bundle, correlation = await service.resolve_target(session, principal=principal, body=body)
+    matter, bundle, correlation = await opening.resolve_target(session, principal=principal, body=body)
     application_id = str(uuid7())
     forms: FormsClient = request.app.state.forms_client
     prefill = await forms.prefill(
@@ -63,9 +79,9 @@ async def open_application(
         bundle=bundle,
         application_ref=application_id,
     )
-    app = await service.open_application(
+    app = await opening.open_application(
         session, principal=principal, body=body, application_id=application_id, matter_code=matter,
-        bundle_code=bundle, prefill=prefill, correlation_id=correlation, now=service.utcnow(),
+        bundle_code=bundle, prefill=prefill, correlation_id=correlation, now=utcnow(),
         idempotency_key=idempotency_key,
     )
     return await views.application_view(session, app=app)
@@ -82,17 +98,8 @@ async def list_applications(
     offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
 ) -> list[ApplicationSummary]:
     """Applications by applicant (progress for staff) or by hall; applicants see only their own. Masked."""
-    halls: list[str] | None
-    if principal.has(Role.CLERK, Role.HALL_ADMIN, Role.ISSUANCE_CLERK, Role.AUDITOR):
-        if hall is not None:
-            principal.check_hall(hall)
-            halls = [hall]
-        else:
-            halls = None if "*" in principal.halls else sorted(principal.halls)
-    else:
-        applicant_id, halls = principal.applicant_id, None
-    rows = await repository.list_applications(
-        session, applicant_id=applicant_id, halls=halls, status=status, limit=limit, offset=offset
+    rows = await access.visible_applications(
+        session, principal=principal, applicant_id=applicant_id, hall=hall, status=status, limit=limit, offset=offset
     )
     return [views.summary(a) for a in rows]
 
@@ -100,8 +107,8 @@ async def list_applications(
 @router.get("/{application_id}", response_model=ApplicationView)
 async def get_application(application_id: str, principal: Reader, session: SessionDep) -> ApplicationView:
     """One application with its form, materials, notice and status history."""
-    app = await service.load(session, application_id=application_id)
-    service.check_access(principal, app)
+    app = await access.load(session, application_id=application_id)
+    access.check(principal, app)
     return await views.application_view(session, app=app)
 
 
@@ -110,7 +117,7 @@ async def update_application(
     application_id: str, body: ApplicationUpdate, principal: Writer, session: SessionDep
 ) -> ApplicationView:
     """Save form values and the materials handed in; verified (locked) values cannot change."""
-    app = await service.update_draft(session, principal=principal, application_id=application_id, body=body)
+    app = await editing.update_draft(session, principal=principal, application_id=application_id, body=body)
     return await views.application_view(session, app=app)
 
 
@@ -119,40 +126,42 @@ async def prefill_again(
     application_id: str, principal: Writer, session: SessionDep, request: Request
 ) -> ApplicationView:
     """Ask forms again for a draft opened in degraded mode; 503 if forms is still unavailable."""
-    app = await service.load(session, application_id=application_id)
-    service.check_access(principal, app, write=True)
+    app = await access.load(session, application_id=application_id)
+    access.check(principal, app, write=True)
     forms: FormsClient = request.app.state.forms_client
     prefill = await forms.prefill(
         authorization=request.headers.get("authorization"), applicant_id=app.applicant_id,
         matter=app.matter_code, bundle=app.bundle_code, application_ref=app.id,
     )
-    app = await service.refresh_prefill(
-        session, principal=principal, application_id=application_id, prefill=prefill, now=service.utcnow()
+    app = await opening.refresh_prefill(
+        session, principal=principal, application_id=application_id, prefill=prefill, now=utcnow()
     )
     return await views.application_view(session, app=app)
 
 
 @router.post("/{application_id}/submit", response_model=ApplicationView)
 async def submit(
-    application_id: str, body: SubmitIn, principal: Writer, session: SessionDep, runtime: RuntimeDep
+    application_id: str, body: SubmitIn, principal: Writer, session: SessionDep, runtime: RuntimeDep,
+    settings: Settings,
 ) -> ApplicationView:
     """Material check: complete or covered by a commitment -> accepted (receipt, application.accepted);
     otherwise pending_supplement with a one-time notice. Online submissions wait for the hall's check."""
-    app = await service.submit(
+    app = await submission.submit(
         session, principal=principal, outbox=runtime.outbox, application_id=application_id, body=body,
-        now=service.utcnow(), tz=_tz(runtime), max_commitment_days=runtime.settings.commitment_max_working_days,
+        now=utcnow(), tz=_tz(settings), max_commitment_days=settings.commitment_max_working_days,
     )
     return await views.application_view(session, app=app)
 
 
 @router.post("/{application_id}/supplement", response_model=ApplicationView)
 async def supplement(
-    application_id: str, body: SupplementIn, principal: Writer, session: SessionDep, runtime: RuntimeDep
+    application_id: str, body: SupplementIn, principal: Writer, session: SessionDep, runtime: RuntimeDep,
+    settings: Settings,
 ) -> ApplicationView:
     """Hand in missing materials: completes a pending application, or fulfils a commitment / 补正 request."""
-    app = await service.supplement(
+    app = await submission.supplement(
         session, principal=principal, outbox=runtime.outbox, application_id=application_id, body=body,
-        now=service.utcnow(), tz=_tz(runtime), max_commitment_days=runtime.settings.commitment_max_working_days,
+        now=utcnow(), tz=_tz(settings), max_commitment_days=settings.commitment_max_working_days,
     )
     return await views.application_view(session, app=app)
 
@@ -162,19 +171,20 @@ async def refuse(
     application_id: str, body: RefuseIn, principal: Clerk, session: SessionDep, runtime: RuntimeDep
 ) -> ApplicationView:
     """Refuse to accept (不予受理) with a reason; a printable notice follows."""
-    app = await service.refuse(
+    app = await submission.refuse(
         session, principal=principal, outbox=runtime.outbox, application_id=application_id, body=body,
-        now=service.utcnow(),
+        now=utcnow(),
     )
     return await views.application_view(session, app=app)
 
 
-async def _accepted(session: SessionDep, principal: Principal, application_id: str):  # type: ignore[no-untyped-def]
-    app = await service.load(session, application_id=application_id)
-    service.check_access(principal, app)
+async def _accepted(session: SessionDep, principal: Principal, application_id: str) -> tuple[Application, str]:
+    """The application and its tracking code; 409 before acceptance (no receipt yet)."""
+    app = await access.load(session, application_id=application_id)
+    access.check(principal, app)
     if app.tracking_code is None:
         raise Conflict(f"application is {app.status}; a receipt exists only once accepted")
-    return app
+    return app, app.tracking_code
 
 
 def _tracking_url(request: Request, code: str) -> str:
@@ -185,32 +195,30 @@ def _tracking_url(request: Request, code: str) -> str:
 @router.get("/{application_id}/receipt")
 async def receipt(application_id: str, principal: Reader, session: SessionDep, request: Request) -> dict[str, Any]:
     """The acceptance receipt (受理回执) as data."""
-    app = await _accepted(session, principal, application_id)
-    items = await repository.get_items(session, application_id=app.id)
-    return views.receipt(app, items, tracking_url=_tracking_url(request, app.tracking_code))
+    app, tracking_code = await _accepted(session, principal, application_id)
+    return await views.receipt_view(session, app=app, tracking_url=_tracking_url(request, tracking_code))
 
 
 @router.get("/{application_id}/receipt.html", response_class=HTMLResponse)
 async def receipt_html(application_id: str, principal: Reader, session: SessionDep, request: Request) -> HTMLResponse:
     """The printable receipt with its tracking QR code."""
-    app = await _accepted(session, principal, application_id)
-    items = await repository.get_items(session, application_id=app.id)
-    data = views.receipt(app, items, tracking_url=_tracking_url(request, app.tracking_code))
+    app, tracking_code = await _accepted(session, principal, application_id)
+    data = await views.receipt_view(session, app=app, tracking_url=_tracking_url(request, tracking_code))
     return HTMLResponse(documents.receipt_html(data))
 
 
 @router.get("/{application_id}/receipt/qr.svg", response_class=Response)
 async def receipt_qr(application_id: str, principal: Reader, session: SessionDep, request: Request) -> Response:
     """The tracking QR code alone (SVG), for receipt printers."""
-    app = await _accepted(session, principal, application_id)
-    return Response(documents.qr_svg(_tracking_url(request, app.tracking_code)), media_type="image/svg+xml")
+    _, tracking_code = await _accepted(session, principal, application_id)
+    return Response(documents.qr_svg(_tracking_url(request, tracking_code)), media_type="image/svg+xml")
 
 
 @router.get("/{application_id}/notice.html", response_class=HTMLResponse)
 async def notice_html(application_id: str, principal: Reader, session: SessionDep) -> HTMLResponse:
     """The printable one-time notice (一次性告知书)."""
-    app = await service.load(session, application_id=application_id)
-    service.check_access(principal, app)
+    app = await access.load(session, application_id=application_id)
+    access.check(principal, app)
     if app.notice is None:
         raise NotFound("no one-time notice was issued for this application")
     return HTMLResponse(documents.notice_html(app))
@@ -219,19 +227,18 @@ async def notice_html(application_id: str, principal: Reader, session: SessionDe
 @router.get("/{application_id}/refusal.html", response_class=HTMLResponse)
 async def refusal_html(application_id: str, principal: Reader, session: SessionDep) -> HTMLResponse:
     """The printable refusal notice (不予受理通知书)."""
-    app = await service.load(session, application_id=application_id)
-    service.check_access(principal, app)
+    app = await access.load(session, application_id=application_id)
+    access.check(principal, app)
     if app.status != "refused":
         raise NotFound("this application was not refused")
     return HTMLResponse(documents.refusal_html(app))
 
 
-@progress_router.get("/progress/{tracking_code}", response_model=ProgressView, dependencies=[public()])
-async def progress(tracking_code: str, session: SessionDep) -> ProgressView:
+@progress_router.get(
+    "/progress/{tracking_code}", response_model=ProgressView, dependencies=[public()],
+    name="progress",  # the route's name (and OpenAPI operation id) from before the module of that name
+)
+async def public_progress(tracking_code: str, session: SessionDep) -> ProgressView:
     """Public progress by the tracking code on the receipt: statuses and dates, no personal data."""
-    app = None
-    if 16 <= len(tracking_code) <= 64:
-        app = await repository.get_by_tracking_code(session, tracking_code=tracking_code)
-    if app is None:
-        raise NotFound("unknown tracking code")
+    app = await progress.by_tracking_code(session, tracking_code=tracking_code)
     return await views.progress_view(session, app=app)

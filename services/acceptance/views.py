@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.acceptance import repository as repo
+from services.acceptance import rules
 from services.acceptance.models import Application
 from services.acceptance.schemas import (
     ApplicationSummary,
@@ -15,7 +16,6 @@ from services.acceptance.schemas import (
     MaterialView,
     ProgressView,
 )
-from services.acceptance.service import missing_fields
 from shared.privacy import mask_id_number, mask_mobile, mask_name
 
 
@@ -46,7 +46,7 @@ async def application_view(session: AsyncSession, *, app: Application) -> Applic
                       verified=bool(hints.get(k, {}).get("verified")), locked=k in app.locked)
             for k in app.field_keys
         ],
-        missing_fields=missing_fields(app),
+        missing_fields=rules.missing_fields(app),
         items=[
             ItemView(item_id=i.id, matter_code=i.matter_code, matter_name=i.matter_name, department=i.department,
                      status=i.status, promised_date=i.promised_date,
@@ -99,6 +99,12 @@ async def progress_view(session: AsyncSession, *, app: Application) -> ProgressV
         ],
         history=[HistoryView(status=h.status, at=h.at, item_id=h.item_id) for h in history if h.status != "draft"],
     )
+
+
+async def receipt_view(session: AsyncSession, *, app: Application, tracking_url: str) -> dict[str, Any]:
+    """The receipt of an accepted application, with its items."""
+    items = await repo.get_items(session, application_id=app.id)
+    return receipt(app, items, tracking_url=tracking_url)
 
 
 def receipt(app: Application, items: list[Any], *, tracking_url: str) -> dict[str, Any]:

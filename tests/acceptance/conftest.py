@@ -6,9 +6,10 @@ catalog.* events on the real broker; a reader of the ``applications`` topic.
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -217,3 +218,48 @@ async def published(acc: httpx.AsyncClient) -> AsyncIterator[EventLog]:
     await log.start(runtime.settings.kafka_bootstrap, topic)
     yield log
     await log.stop()
+
+
+# ---- drafts through the API (shared by the test modules) ------------------------------------------
+
+HALL = "TX-CITY"
+OTHER_HALL = "DL-TOWN"
+
+
+def today() -> date:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+@pytest.fixture(scope="module")
+def clerk(infra: Any) -> dict[str, str]:
+    return infra.auth("clerk", halls=[HALL], sub="clerk-tx-1")
+
+
+def person(id_number: str | None = None) -> dict[str, Any]:
+    return {"type": "natural_person", "id_number": id_number or new_id_number(), "name": "张三丰",
+            "mobile": "13812345678"}
+
+
+def company(code: str | None = None) -> dict[str, Any]:
+    return {"type": "legal_person", "id_number": code or new_credit_code(), "name": "桐乡味道餐饮有限公司"}
+
+
+def company_values(uscc: str) -> dict[str, Any]:
+    """Every field the ONE-ENTERPRISE / restaurant matters ask for, valid."""
+    return {
+        "entity.name": "桐乡味道餐饮有限公司", "entity.type": "有限责任公司", "entity.uscc": uscc,
+        "entity.legal_rep_name": "李四", "entity.legal_rep_id_number": new_id_number(),
+        "entity.registered_address": "桐乡市梧桐街道庆丰路1号", "entity.registered_capital": "100",
+        "entity.business_scope": "餐饮服务", "entity.contact_mobile": "13900001111",
+        "premises.address": "桐乡市梧桐街道庆丰路1号", "premises.area_sqm": "120",
+        "food.business_items": ["热食类食品制售"], "food.safety_manager": "王五",
+        "seal.count": 3, "seal.kinds": ["公章", "财务专用章"], "tax.accountant_name": "赵六",
+        "tax.accountant_mobile": "13700002222",
+    }
+
+
+async def open_app(acc: Any, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    body.setdefault("hall", HALL)
+    response = await acc.post("/applications", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()

@@ -1,6 +1,7 @@
 """Schema-valid random bodies (drawn by schemathesis from the OpenAPI document) never cause a server error."""
 
 import warnings
+
 import schemathesis
 
 from tests.acceptance.conftest import new_id_number

@@ -1,9 +1,10 @@
-"""Pure rules of acceptance: value validation, material states, the forms circuit breaker."""
+"""Pure rules of acceptance (services/acceptance/rules.py), no database: value validation, material states,
+promised dates, missing fields."""
 
-import httpx
+from datetime import date
 
-from services.acceptance.clients import FormsClient
-from services.acceptance.service import check_materials, validate_values, validator_for
+from services.acceptance import rules
+from services.acceptance.models import Application
 from tests.acceptance.conftest import new_credit_code, new_id_number
 
 MATTER = {
@@ -18,16 +19,16 @@ MATTER = {
 
 
 def test_material_states() -> None:
-    states = check_materials(MATTER, presented={"ARTICLES"}, licences={"ID_CARD": "L-1"},
+    states = rules.check_materials(MATTER, presented={"ARTICLES"}, licences={"ID_CARD": "L-1"},
                              committed={"FLOOR_PLAN", "ARTICLES"})
     assert [(m["code"], m["status"]) for m in states] == [
         ("ID_CARD", "licence"), ("FLOOR_PLAN", "committed"), ("PHOTO", "not_provided"), ("ARTICLES", "present")]
     assert states[0]["licence_no"] == "L-1"
     # a material the catalogue does not let be missing cannot be committed
-    assert check_materials(MATTER, presented=set(), licences={}, committed={"ID_CARD"})[0]["status"] == "missing"
+    assert rules.check_materials(MATTER, presented=set(), licences={}, committed={"ID_CARD"})[0]["status"] == "missing"
     # notify-and-commit matters (告知承诺) let any missing material be committed
     notify = MATTER | {"notify_commit_approval": True}
-    assert check_materials(notify, presented=set(), licences={}, committed={"ID_CARD"})[0]["status"] == "committed"
+    assert rules.check_materials(notify, presented=set(), licences={}, committed={"ID_CARD"})[0]["status"] == "committed"
 
 
 def test_values_validated_by_well_known_keys_and_forms_types() -> None:
@@ -38,40 +39,45 @@ def test_values_validated_by_well_known_keys_and_forms_types() -> None:
     good = {"entity.uscc": new_credit_code(), "entity.legal_rep_id_number": new_id_number(),
             "entity.contact_mobile": "13912345678", "person.email": "a@b.cn", "seal.count": 2, "person.gender": "女",
             "food.business_items": ["热食类食品制售"], "premises.area_sqm": "12.5"}
-    assert validate_values(good, field_keys=keys, hints=hints, locked={}) == []
+    assert rules.validate_values(good, field_keys=keys, hints=hints, locked={}) == []
     bad = {"entity.uscc": good["entity.uscc"][:17] + ("0" if good["entity.uscc"][17] != "0" else "1"),
            "entity.legal_rep_id_number": "123", "entity.contact_mobile": "02088886666", "person.email": "nope",
            "seal.count": "two", "person.gender": "X", "food.business_items": ["生食"], "premises.area_sqm": "large"}
-    errors = {e.field: e for e in validate_values(bad, field_keys=keys, hints=hints, locked={})}
+    errors = {e.field: e for e in rules.validate_values(bad, field_keys=keys, hints=hints, locked={})}
     assert set(errors) == {f"values.{k}" for k in keys}
     assert "GB 32100" in errors["values.entity.uscc"].message
-    locked = validate_values({"entity.uscc": new_credit_code()}, field_keys=keys, hints={},
+    locked = rules.validate_values({"entity.uscc": new_credit_code()}, field_keys=keys, hints={},
                              locked={"entity.uscc": good["entity.uscc"]})
     assert [e.type for e in locked] == ["locked_field"]
-    assert validator_for("transfer.buyer_id_number", {}) == "GB11643"
-    assert validator_for("project.contractor_uscc", {}) == "GB32100"
-    assert validator_for("tax.accountant_mobile", {}) == "CN_MOBILE"
-    assert validator_for("entity.name", {}) is None
+    assert rules.validator_for("transfer.buyer_id_number", {}) == "GB11643"
+    assert rules.validator_for("project.contractor_uscc", {}) == "GB32100"
+    assert rules.validator_for("tax.accountant_mobile", {}) == "CN_MOBILE"
+    assert rules.validator_for("entity.name", {}) is None
 
 
-async def test_circuit_breaker_skips_forms_after_repeated_outages() -> None:
-    calls = 0
+def test_promised_date_skips_holidays_and_honours_adjusted_working_days() -> None:
+    # accepted on the eve of National Day: 1-7 Oct off, Sat 10 Oct an adjusted working day
+    assert rules.promised_date(accepted_on=date(2026, 9, 30), working_days=3) == date(2026, 10, 10)
+    assert rules.promised_date(accepted_on=date(2026, 9, 30), working_days=5) == date(2026, 10, 13)
+    # Spring Festival: Sat 14 Feb is a working day, 15-23 Feb off
+    assert rules.promised_date(accepted_on=date(2026, 2, 13), working_days=1) == date(2026, 2, 14)
+    assert rules.promised_date(accepted_on=date(2026, 2, 14), working_days=1) == date(2026, 2, 24)
+    # on the spot, accepted on a day off (a weekend kiosk): the next working day
+    assert rules.promised_date(accepted_on=date(2026, 10, 3), working_days=0) == date(2026, 10, 8)
 
-    def refuse(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        raise httpx.ConnectError("refused", request=request)
 
-    client = FormsClient(base_url="http://forms", timeout=1, transport=httpx.MockTransport(refuse),
-                         failure_threshold=2, open_seconds=30)
-    args = {"authorization": None, "applicant_id": "x", "matter": "RS-003", "bundle": None, "application_ref": "a"}
-    results = [await client.prefill(**args) for _ in range(4)]
-    assert all(r.degraded for r in results) and calls == 2
-    assert "recent failures" in (results[-1].reason or "") and client.circuit_open
+def test_type_checks_of_the_field_dictionary() -> None:
+    assert rules.check_type("x" * 4000, "text") is None and rules.check_type("x" * 4001, "text")
+    assert rules.check_type(3, "integer") is None and rules.check_type("12", "integer") is None
+    assert rules.check_type(True, "integer") and rules.check_type("1.5", "integer")
+    assert rules.check_type("1.5", "decimal") is None and rules.check_type(False, "decimal")
+    assert rules.check_type("a,b", "enum:a,b") and rules.check_type("b", "enum:a,b") is None
+    assert rules.check_type(["a"], "multi:a,b") is None and rules.check_type("a", "multi:a,b")
+    assert rules.check_type(None, "integer") is None and rules.check_type("anything", None) is None
 
-    answers = iter([httpx.Response(404, json={}), httpx.Response(200, json={"fields": [], "materials": []})])
-    client = FormsClient(base_url="http://forms", timeout=1, failure_threshold=1,
-                         transport=httpx.MockTransport(lambda request: next(answers)))
-    assert (await client.prefill(**args)).degraded and not client.circuit_open  # a 404 is not an outage
-    assert not (await client.prefill(**args)).degraded
-    await client.aclose()
+
+def test_missing_fields_are_required_unless_forms_says_otherwise() -> None:
+    app = Application(field_keys=["person.name", "person.mobile", "person.email", "person.tags"],
+                      values={"person.name": "张三", "person.email": "", "person.tags": []},
+                      prefill={"fields": {"person.mobile": {"required": False}}})
+    assert rules.missing_fields(app) == ["person.email", "person.tags"]

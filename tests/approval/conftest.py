@@ -5,7 +5,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest_asyncio
-from approval_support import Sender
+
+from tests.approval.approval_support import Sender
 
 # The background sweep uses the wall clock; tests drive time limits through POST /time-limits/sweep?as_of=
 # and the service clock instead, so the background loop is off for the test run (read once at app start).

@@ -1,6 +1,14 @@
 """Access: department isolation of tasks, applications and actions; an unknown task is 404."""
 
-from approval_support import ID_NUMBER, accepted, approver, item, open_application, tasks_of, uid
+from tests.approval.approval_support import (
+    ID_NUMBER,
+    accepted,
+    approver,
+    item,
+    open_application,
+    tasks_of,
+    uid,
+)
 
 
 async def test_department_isolation(approval, infra, sender) -> None:

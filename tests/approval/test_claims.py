@@ -2,7 +2,7 @@
 
 import asyncio
 
-from approval_support import accepted, approver, item, open_application, tasks_of
+from tests.approval.approval_support import accepted, approver, item, open_application, tasks_of
 
 
 async def test_concurrent_claims_have_one_winner(approval, infra, sender) -> None:

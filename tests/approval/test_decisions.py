@@ -2,7 +2,7 @@
 
 import asyncio
 
-from approval_support import (
+from tests.approval.approval_support import (
     ID_NUMBER,
     accepted,
     approver,

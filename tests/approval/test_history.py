@@ -2,10 +2,9 @@
 
 from datetime import UTC, datetime
 
-from approval_support import accepted, item, open_application
-
 from services.approval import access, history
 from shared.auth import Principal, Role
+from tests.approval.approval_support import accepted, item, open_application
 
 
 async def test_record_and_read_back_the_trail_without_committing(approval, infra, sender) -> None:

@@ -1,6 +1,6 @@
 """Liaison hand-overs (联络官): files sent to a department and returned, one open hand-over per task."""
 
-from approval_support import accepted, item, open_application
+from tests.approval.approval_support import accepted, item, open_application
 
 
 async def test_liaison_hand_over_and_return(approval, infra, sender) -> None:

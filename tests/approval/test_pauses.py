@@ -2,7 +2,8 @@
 
 from datetime import date
 
-from approval_support import (
+from shared.infra import wait_for
+from tests.approval.approval_support import (
     accepted,
     item,
     open_application,
@@ -12,8 +13,6 @@ from approval_support import (
     tasks_of,
     today,
 )
-
-from shared.infra import wait_for
 
 
 async def test_supplement_pauses_and_resumes_the_clock(approval, infra, sender) -> None:

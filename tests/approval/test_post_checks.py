@@ -2,7 +2,10 @@
 
 from datetime import date
 
-from approval_support import (
+from services.approval import post_checks
+from services.approval.models import Task
+from shared.infra import wait_for
+from tests.approval.approval_support import (
     accepted,
     item,
     open_application,
@@ -12,10 +15,6 @@ from approval_support import (
     today,
     uid,
 )
-
-from services.approval import post_checks
-from services.approval.models import Task
-from shared.infra import wait_for
 
 DEADLINE = date(2026, 10, 15)
 

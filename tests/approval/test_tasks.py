@@ -2,7 +2,8 @@
 
 from datetime import date
 
-from approval_support import (
+from shared.infra import wait_for
+from tests.approval.approval_support import (
     accepted,
     approver,
     envelope,
@@ -13,8 +14,6 @@ from approval_support import (
     supplemented,
     tasks_of,
 )
-
-from shared.infra import wait_for
 
 
 async def test_duplicate_application_accepted_opens_one_task_per_item(approval, infra, sender) -> None:

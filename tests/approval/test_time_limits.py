@@ -3,7 +3,10 @@
 import asyncio
 from datetime import date
 
-from approval_support import (
+from services.approval import time_limits
+from services.approval.deadlines import ServiceClock
+from shared.infra import wait_for
+from tests.approval.approval_support import (
     accepted,
     broker_events,
     item,
@@ -13,10 +16,6 @@ from approval_support import (
     tasks_of,
     today,
 )
-
-from services.approval import time_limits
-from services.approval.deadlines import ServiceClock
-from shared.infra import wait_for
 
 
 async def test_overdue_fires_once(approval, infra, sender) -> None:

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from approval_support import accepted, item, open_application, outbox_events
+from tests.approval.approval_support import accepted, item, open_application, outbox_events
 
 
 async def test_due_dates_skip_holidays_and_warning_state(approval, infra, sender) -> None:

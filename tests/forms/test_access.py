@@ -1,11 +1,11 @@
 """Who may read whose data: applicants their own only, staff by role, identifiers checked; every read recorded."""
 
 import pytest
-from forms_helpers import new_credit_code, new_id_number, prefill_body
 
 from services.forms import access
 from shared.auth import Principal, Role
 from shared.problems import Forbidden, Unprocessable
+from tests.forms.forms_helpers import new_credit_code, new_id_number, prefill_body
 
 
 def _principal(*roles: str, sub: str = "someone") -> Principal:

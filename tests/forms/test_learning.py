@@ -3,7 +3,6 @@ department verification."""
 
 from datetime import timedelta
 
-from forms_helpers import field_map, new_credit_code, new_id_number, now, stored_licence, stored_value, today
 from sqlalchemy import select
 
 from services.forms import learning
@@ -11,6 +10,15 @@ from services.forms.models import ProfileValueHistory
 from shared.events.applications import AcceptedItem, Applicant, ApplicationAccepted
 from shared.events.licences import LicenceIssued, LicenceRevoked
 from shared.infra import wait_for
+from tests.forms.forms_helpers import (
+    field_map,
+    new_credit_code,
+    new_id_number,
+    now,
+    stored_licence,
+    stored_value,
+    today,
+)
 
 SCJG_003_VALUES = {
     "entity.name": "中山市味美餐饮有限公司",

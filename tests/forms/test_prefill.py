@@ -1,8 +1,7 @@
 """Prefill over HTTP: a matter's or bundle's form filled from the profile; requests it refuses."""
 
-from forms_helpers import field_map, new_credit_code, new_id_number, prefill_body
-
 from shared.validators import check_credit_code, check_id_number
+from tests.forms.forms_helpers import field_map, new_credit_code, new_id_number, prefill_body
 
 
 async def test_bundle_form_asks_each_shared_field_once(

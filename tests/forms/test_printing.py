@@ -1,6 +1,6 @@
 """The printable form over HTTP: every field in template order, everything escaped, audited."""
 
-from forms_helpers import new_id_number
+from tests.forms.forms_helpers import new_id_number
 
 
 async def test_printable_form_lists_every_field_in_template_order_escaped(

@@ -1,6 +1,6 @@
 """Applicant profiles over HTTP: masked for staff, audited, listed for auditors only."""
 
-from forms_helpers import new_id_number
+from tests.forms.forms_helpers import new_id_number
 
 
 async def test_profile_is_masked_for_staff_and_audited(forms, infra, catalog_version) -> None:

@@ -1,6 +1,6 @@
 """Validation of submitted values over HTTP: field-level errors, values verified sources supplied locked."""
 
-from forms_helpers import new_credit_code
+from tests.forms.forms_helpers import new_credit_code
 
 
 async def test_validate_reports_every_wrong_field(forms, infra, catalog_version) -> None:

@@ -16,7 +16,6 @@ import time
 import uuid
 from pathlib import Path
 
-from issuance_helpers import HALL, Issuance, accepted, decided, item, person, unique
 from sqlalchemy import func, select
 
 from services.issuance.config import IssuanceSettings
@@ -26,6 +25,7 @@ from services.issuance.signing import LicenceSigner, canonical_json
 from shared.auth import generate_signing_key, mint_token
 from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database, wait_for
 from shared.testing import running
+from tests.issuance.issuance_helpers import HALL, Issuance, accepted, decided, item, person, unique
 
 
 def signing_figures() -> None:

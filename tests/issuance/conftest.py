@@ -2,7 +2,8 @@
 
 import httpx
 import pytest
-from issuance_helpers import Issuance, released_application
+
+from tests.issuance.issuance_helpers import Issuance, released_application
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,10 @@ import asyncio
 import uuid
 
 import pytest
-from issuance_helpers import (
+
+from services.issuance import delivery
+from shared.problems import Unprocessable
+from tests.issuance.issuance_helpers import (
     HALL,
     OTHER_HALL,
     Issuance,
@@ -15,9 +18,6 @@ from issuance_helpers import (
     released_application,
     unique,
 )
-
-from services.issuance import delivery
-from shared.problems import Unprocessable
 
 
 @pytest.fixture(scope="module")

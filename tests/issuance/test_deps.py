@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from issuance_helpers import HALL, OTHER_HALL, Issuance, unique
 
 from services.issuance.config import IssuanceSettings
 from services.issuance.deps import IssuanceDeps, emit
@@ -12,6 +11,7 @@ from services.issuance.signing import LicenceSigner
 from shared import context
 from shared.events.licences import ResultTransferred
 from shared.outbox import Outbox
+from tests.issuance.issuance_helpers import HALL, OTHER_HALL, Issuance, unique
 
 
 def deps_in(timezone: str) -> IssuanceDeps:

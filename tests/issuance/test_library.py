@@ -3,11 +3,11 @@
 from datetime import date
 
 import pytest
-from issuance_helpers import HALL, Issuance, released_application
 
 from services.issuance import library, numbers
 from services.issuance.models import Licence
 from shared.problems import Unprocessable
+from tests.issuance.issuance_helpers import HALL, Issuance, released_application
 
 
 async def test_document_check_endpoint(iss: Issuance, issued) -> None:

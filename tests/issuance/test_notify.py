@@ -4,12 +4,12 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from issuance_helpers import Issuance, RecordingSender, unique
 
 from services.issuance import notify
 from services.issuance.config import IssuanceSettings
 from services.issuance.models import Application
 from shared.events.licences import NotificationRequested
+from tests.issuance.issuance_helpers import Issuance, RecordingSender, unique
 
 
 def requested(channel: str, recipient: str, *, application_id: str | None = None) -> NotificationRequested:
@@ -31,7 +31,7 @@ def test_recipients_are_masked_for_logs_and_lists() -> None:
 
 def test_the_configured_sender() -> None:
     assert isinstance(notify.make_sender(IssuanceSettings()), notify.LoggingSender)  # the default: log
-    custom = notify.make_sender(IssuanceSettings(notification_sender="issuance_helpers:RecordingSender"))
+    custom = notify.make_sender(IssuanceSettings(notification_sender="tests.issuance.issuance_helpers:RecordingSender"))
     assert isinstance(custom, RecordingSender)
     with pytest.raises(ValueError, match="package.module:factory"):
         notify.make_sender(IssuanceSettings(notification_sender="issuance_helpers"))

@@ -3,7 +3,11 @@
 import uuid
 from datetime import date
 
-from issuance_helpers import (
+from services.issuance import results
+from services.issuance.models import Result
+from services.issuance.numbers import check_licence_no
+from shared.infra import wait_for
+from tests.issuance.issuance_helpers import (
     HALL,
     Issuance,
     accepted,
@@ -13,11 +17,6 @@ from issuance_helpers import (
     released_application,
     unique,
 )
-
-from services.issuance import results
-from services.issuance.models import Result
-from services.issuance.numbers import check_licence_no
-from shared.infra import wait_for
 
 
 async def test_approved_matter_becomes_a_signed_licence_with_one_correlation_id(iss: Issuance, infra) -> None:

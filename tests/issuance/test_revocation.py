@@ -2,7 +2,8 @@
 
 import uuid
 
-from issuance_helpers import (
+from shared.infra import wait_for
+from tests.issuance.issuance_helpers import (
     Issuance,
     accepted,
     decided,
@@ -12,8 +13,6 @@ from issuance_helpers import (
     revoked,
     unique,
 )
-
-from shared.infra import wait_for
 
 
 async def test_failed_post_check_revokes_the_licence(iss: Issuance) -> None:

@@ -7,10 +7,10 @@ import stat
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from issuance_helpers import Issuance
 
 from services.issuance.config import IssuanceSettings
 from services.issuance.signing import canonical_json
+from tests.issuance.issuance_helpers import Issuance
 
 
 def verify_signature(key, canonical: bytes, signature: str) -> bool:  # type: ignore[no-untyped-def]

@@ -1,0 +1,61 @@
+"""Who may see or change an application: loading it, hall and applicant checks, the lists a caller may read."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.acceptance import repository as repo
+from services.acceptance.models import Application
+from shared.auth import Principal, Role
+from shared.problems import Forbidden, NotFound
+
+
+async def load(session: AsyncSession, *, application_id: str, lock: bool = False) -> Application:
+    """The application or 404."""
+    app = await repo.get_application(session, application_id=application_id, lock=lock)
+    if app is None:
+        raise NotFound(f"application {application_id} does not exist")
+    return app
+
+
+def check(principal: Principal, app: Application, *, write: bool = False) -> None:
+    """Staff act in the accepting or collecting hall; applicants only on their own applications."""
+    if principal.applicant_id is not None and not principal.has(
+        Role.CLERK, Role.HALL_ADMIN, Role.ISSUANCE_CLERK
+    ):
+        if principal.applicant_id != app.applicant_id:
+            raise Forbidden("this application belongs to another applicant")
+        if write and app.channel != "web":
+            raise Forbidden("applications opened at a window are changed at the window")
+        return
+    halls = [app.hall] if write else [app.hall, app.collect_hall]
+    if not any(principal.may_act_in_hall(h) for h in halls):
+        raise Forbidden(f"not allowed in hall {app.hall}")
+
+
+def is_applicant(principal: Principal) -> bool:
+    """True for an applicant acting for themselves (not a clerk)."""
+    return principal.applicant_id is not None and not principal.has(Role.CLERK)
+
+
+async def visible_applications(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    applicant_id: str | None,
+    hall: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> list[Application]:
+    """Applications the caller may list: staff by applicant / hall within their halls; applicants their own."""
+    halls: list[str] | None
+    if principal.has(Role.CLERK, Role.HALL_ADMIN, Role.ISSUANCE_CLERK, Role.AUDITOR):
+        if hall is not None:
+            principal.check_hall(hall)
+            halls = [hall]
+        else:
+            halls = None if "*" in principal.halls else sorted(principal.halls)
+    else:
+        applicant_id, halls = principal.applicant_id, None
+    return await repo.list_applications(
+        session, applicant_id=applicant_id, halls=halls, status=status, limit=limit, offset=offset
+    )
