@@ -1,7 +1,8 @@
 """AsyncAPI 3 document of every OneWindow event, generated from the pydantic models."""
 
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.events import REGISTRY, STREAMS, Envelope
@@ -10,7 +11,10 @@ from shared.registry import SERVICES
 
 def build_asyncapi() -> dict[str, Any]:
     """The document: one channel per stream, one message per event type (payload inside the envelope)."""
-    models = [(m, "validation") for m in REGISTRY.values()] + [(Envelope, "validation")]
+    classes: list[type[BaseModel]] = [*REGISTRY.values(), Envelope]
+    models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+        (m, "validation") for m in classes
+    ]
     _, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
     schemas = top.get("$defs", {})
     messages: dict[str, Any] = {}

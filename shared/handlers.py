@@ -4,8 +4,8 @@ A handler receives its event already parsed into the declared model, and a ``Del
 envelope, the message's transaction (the inbox row is in it), the service's outbox and the
 service's own dependencies (a clock, a signing key...):
 
-    async def on_application_accepted(event: ApplicationAccepted, ctx: Delivery[ApprovalDeps]) -> None:
-        await tasks.open_tasks(ctx.session, outbox=ctx.outbox, event=event, clock=ctx.deps.clock)
+    async def on_application_accepted(event: ApplicationAccepted, ctx: Delivery[ServiceClock]) -> None:
+        await tasks.open_tasks(ctx.session, outbox=ctx.outbox, event=event, clock=ctx.deps)
 
     CONSUMERS = [ConsumerSpec(group="approval", handlers={ApplicationAccepted: on_application_accepted})]
 

@@ -5,6 +5,7 @@ Nothing here imports a service: the entries name modules, so ``shared`` stays be
 """
 
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from types import ModuleType
@@ -70,7 +71,7 @@ class Registry:
 
     services: tuple[ServiceEntry, ...]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[ServiceEntry]:
         return iter(self.services)
 
     def get(self, name: str) -> ServiceEntry:

@@ -148,7 +148,8 @@ async def _start(runtime: Runtime, on_started: Callable[[Runtime], Any] | None) 
     settings = runtime.settings
 
     def _note(state: RetryCallState) -> None:
-        reason = _short(state.outcome.exception()) if state.outcome and state.outcome.exception() else "?"
+        error = state.outcome.exception() if state.outcome else None
+        reason = _short(error) if error is not None else "?"
         if reason != runtime.start_error:  # one line per distinct failure, not one per attempt
             log.warning("database not reachable or not migrated; retrying", reason=reason)
         runtime.start_error = reason

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from shared import migrations
-from shared.auth import load_or_create_keys, mint_token
+from shared.auth import SigningKey, load_or_create_keys, mint_token
 from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database, port_open
 from shared.registry import SERVICES, ServiceEntry
 
@@ -145,7 +145,7 @@ def _wait_ready(services: list[ServiceEntry], children: list[subprocess.Popen[by
         time.sleep(0.5)
 
 
-def _load_demo_data(key) -> None:  # type: ignore[no-untyped-def]
+def _load_demo_data(key: SigningKey) -> None:
     """Publish the demo catalogue once, and the demo halls and windows of the ticketing service."""
     token = mint_token(key, sub="make-run", roles=["catalog_admin", "hall_admin"], halls=["*"], departments=["*"])
     headers = {"Authorization": f"Bearer {token}"}

@@ -3,19 +3,22 @@
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 
 from shared import db
 from shared.bus import EventConsumer, KafkaBus, replay_dead_letters
 from shared.events import Envelope
-from shared.events.ticketing import TicketRated
+from shared.events.ticketing import TicketIssued, TicketRated
 from shared.handlers import ConsumerSpec, Delivery
 from shared.inbox import Inbox, inbox_table
 from shared.infra import EmbeddedBroker, wait_for
+from shared.observability import DEAD_LETTERED, EVENTS_SKIPPED
 from shared.outbox import Outbox, OutboxRelay, outbox_table, pending_count
 from shared.settings import ServiceSettings
 
@@ -96,10 +99,13 @@ class Harness:
         return value or 0
 
     async def dlq_messages(self, minimum: int, timeout: float = 30) -> list:
-        consumer = AIOKafkaConsumer(self.consumer.dlq_topic, bootstrap_servers=self.settings.kafka_bootstrap,
-                                    auto_offset_reset="earliest", enable_auto_commit=False,
-                                    group_id=f"reader-{uuid.uuid4().hex[:6]}")
+        # Partitions assigned by hand: no consumer-group join (seconds on this broker) just to read.
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
         await consumer.start()
+        partitions = await wait_for(lambda: consumer.partitions_for_topic(self.consumer.dlq_topic), timeout=timeout,
+                                    message="DLQ topic metadata")
+        consumer.assign([TopicPartition(self.consumer.dlq_topic, p) for p in sorted(partitions)])
         found: list = []
         try:
             loop = asyncio.get_running_loop()
@@ -112,24 +118,59 @@ class Harness:
         return found
 
 
-async def test_outbox_event_is_consumed_and_marked_sent(infra) -> None:
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def harness(infra) -> AsyncIterator[Harness]:
+    """One running harness for the tests that need no fault of their own (a consumer start costs seconds)."""
     async with Harness(infra) as h:
-        await h.emit(rated("T-1"), rated("T-2"))
-        await wait_for(lambda: h.times("T-2"), timeout=30, message="T-2 applied")
-        assert await h.times("T-1") == 1
-        async with h.sessionmaker() as session:
-            assert await pending_count(session, outbox_t) == 0
+        yield h
 
 
-async def test_same_event_twice_changes_state_once(infra) -> None:
-    async with Harness(infra) as h:
-        [envelope] = await h.emit(rated("T-dup"))
-        await wait_for(lambda: h.times("T-dup"), timeout=30, message="first delivery")
-        # Deliver the very same envelope again, as a redelivery after a crash would.
-        await h.bus.send(f"{h.settings.topic_prefix}ticketing", envelope.key, envelope.model_dump_json().encode())
-        await h.emit(rated("T-after"))
-        await wait_for(lambda: h.times("T-after"), timeout=30, message="later event")
-        assert await h.times("T-dup") == 1
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:6]}"
+
+
+async def test_outbox_event_is_consumed_and_marked_sent(harness: Harness) -> None:
+    h = harness
+    first, second = unique("T-1"), unique("T-2")
+    await h.emit(rated(first), rated(second))
+    await wait_for(lambda: h.times(second), timeout=30, message="T-2 applied")
+    assert await h.times(first) == 1
+    async with h.sessionmaker() as session:
+        await wait_for(lambda: _no_pending(h), timeout=10, message="outbox drained")
+        assert await pending_count(session, outbox_t) == 0
+
+
+async def _no_pending(h: Harness) -> bool:
+    async with h.sessionmaker() as session:
+        return await pending_count(session, outbox_t) == 0
+
+
+async def test_same_event_twice_changes_state_once(harness: Harness) -> None:
+    h = harness
+    dup, after = unique("T-dup"), unique("T-after")
+    [envelope] = await h.emit(rated(dup))
+    await wait_for(lambda: h.times(dup), timeout=30, message="first delivery")
+    # Deliver the very same envelope again, as a redelivery after a crash would.
+    await h.bus.send(f"{h.settings.topic_prefix}ticketing", envelope.key, envelope.model_dump_json().encode())
+    await h.emit(rated(after))
+    await wait_for(lambda: h.times(after), timeout=30, message="later event")
+    assert await h.times(dup) == 1
+
+
+async def test_an_event_type_the_group_does_not_handle_is_skipped_and_counted(harness: Harness) -> None:
+    h = harness
+    skipped = EVENTS_SKIPPED.labels("backbone", "grp", "ticket.issued")
+    dead = DEAD_LETTERED.labels("backbone", "ticket.issued")
+    before, dead_before = skipped._value.get(), dead._value.get()
+    other = TicketIssued(ticket_id=unique("T-issued"), hall="H1", zone="A", number="A001", matter_code="M1",
+                         channel="kiosk", issued_at=datetime.now(UTC))
+    after = unique("T-after-unknown")
+    async with h.sessionmaker() as session, session.begin():
+        await h.outbox.add(session, other, key=after)  # same key, so it is read before the next event
+    await h.emit(rated(after))
+    await wait_for(lambda: h.times(after), timeout=30, message="event after the unhandled one")
+    assert skipped._value.get() == before + 1
+    assert dead._value.get() == dead_before  # not a failure: nothing dead-lettered
 
 
 async def test_poison_message_goes_to_dlq_and_consumer_moves_on(infra) -> None:
@@ -180,16 +221,17 @@ async def test_events_written_while_broker_is_down_arrive_once_after_restart(inf
         broker.stop()
 
 
-async def test_envelope_carries_correlation_and_key(infra) -> None:
-    async with Harness(infra) as h:
-        from shared import context
+async def test_envelope_carries_correlation_and_key(harness: Harness) -> None:
+    h = harness
+    from shared import context
 
-        token = context.correlation_id.set("corr-123")
-        try:
-            [envelope] = await h.emit(rated("T-corr"))
-        finally:
-            context.correlation_id.reset(token)
-        assert envelope.correlation_id == "corr-123" and envelope.key == "T-corr"
-        async with h.sessionmaker() as session:
-            row = (await session.execute(select(outbox_t.c.envelope).where(outbox_t.c.event_id == envelope.id))).one()
-        assert json.loads(json.dumps(row.envelope))["type"] == "ticket.rated"
+    key = unique("T-corr")
+    token = context.correlation_id.set("corr-123")
+    try:
+        [envelope] = await h.emit(rated(key))
+    finally:
+        context.correlation_id.reset(token)
+    assert envelope.correlation_id == "corr-123" and envelope.key == key
+    async with h.sessionmaker() as session:
+        row = (await session.execute(select(outbox_t.c.envelope).where(outbox_t.c.event_id == envelope.id))).one()
+    assert json.loads(json.dumps(row.envelope))["type"] == "ticket.rated"
