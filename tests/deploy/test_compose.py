@@ -8,16 +8,21 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shared.registry import SERVICES
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
-APP_SERVICES = ["forms", "ticketing", "acceptance", "approval", "issuance", "identity"]
-PRESENT = [s for s in APP_SERVICES if (ROOT / "services" / s / "main.py").exists()]
+APP_SERVICES = list(SERVICES.names)  # the registry: every service must be in the compose file
+PRESENT = APP_SERVICES
 
 
 def _settings_class(name: str) -> type:
-    config = importlib.import_module(f"services.{name}.config")
-    [cls] = [c for c in vars(config).values() if isinstance(c, type) and c.__name__ == f"{name.capitalize()}Settings"]
-    return cls
+    return SERVICES.get(name).settings_class()
+
+
+def test_compose_runs_exactly_the_registered_services() -> None:
+    infrastructure = {"kafka", "postgres"}
+    assert set(COMPOSE["services"]) - infrastructure == set(SERVICES.names)
 
 
 def test_infrastructure_is_apache_kafka_in_kraft_mode_and_postgres() -> None:
@@ -33,7 +38,7 @@ def test_service_command_port_health_and_dependencies(name: str) -> None:
     svc = COMPOSE["services"][name]
     cls = _settings_class(name)
     port = cls.model_fields["port"].default
-    assert svc["command"][:2] == ["uvicorn", f"services.{name}.main:app"]
+    assert svc["command"][:2] == ["uvicorn", SERVICES.get(name).app_path]
     assert svc["command"][svc["command"].index("--port") + 1] == str(port)
     assert svc["ports"] == [f"{port}:{port}"]
     assert f"127.0.0.1:{port}/readyz" in " ".join(svc["healthcheck"]["test"])
