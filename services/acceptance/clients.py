@@ -3,19 +3,39 @@
 Whatever goes wrong (forms down, slow, answering an error or nonsense) the result is a degraded
 prefill: no values, nothing checked off, and a reason for the clerk; the form is then typed by hand.
 After ``failure_threshold`` consecutive failures forms is skipped for ``open_seconds`` (a circuit
-breaker), so a hung forms costs the hall one timeout per few calls, not one per application.
+breaker), then one probe call at a time goes through until one succeeds, so a hung forms costs the
+hall one timeout per few calls, not one per application.
+
+No retries: the clerk is waiting, the budget (1.5 s) is for one call, and the degraded form is the
+fallback. A retry would spend the budget twice, and repeat forms' access-log entry for the applicant.
+
+The breaker is hand-written on purpose (about 30 lines, below). Of the libraries: aiobreaker 1.2.0 is
+unmaintained (last release 2021) and times its open state with naive ``datetime.now()``; purgatory
+3.0.1 is asyncio-native but signals through exceptions (it raises its open state, and failures must be
+raised into it, while this client classifies *results*: a 5xx is an outage, a 404 is not), runs each
+call through a message bus and unit of work, times with the wall clock (an NTP step shifts the open
+window), turns ``ttl=0``/``threshold=0`` into its defaults, and lets every concurrent call through
+when half open. This one: monotonic clock, a single probe when half open, and its state as a metric
+(``onewindow_forms_circuit_state``: 0 closed, 1 half open, 2 open) and one log line per transition.
 """
 
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from prometheus_client import Gauge
 
 from shared.observability import get_logger
 
 log = get_logger(__name__)
+
+CircuitState = Literal["closed", "half_open", "open"]
+_STATE_VALUE: dict[CircuitState, int] = {"closed": 0, "half_open": 1, "open": 2}
+FORMS_CIRCUIT = Gauge(
+    "onewindow_forms_circuit_state", "Breaker of acceptance's prefill calls: 0 closed, 1 half open, 2 open"
+)
 
 
 @dataclass
@@ -48,12 +68,22 @@ class FormsClient:
         self.open_seconds = open_seconds
         self.failures = 0  # consecutive
         self._open_until = 0.0
+        self._probing = False  # a half-open probe call is under way
         self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        FORMS_CIRCUIT.set_function(lambda: _STATE_VALUE[self.circuit_state])  # read at scrape time
+
+    @property
+    def circuit_state(self) -> CircuitState:
+        """closed (calls go to forms), open (forms skipped) or half_open (one probe call may go)."""
+        if self.failures < self.failure_threshold:
+            return "closed"
+        return "open" if time.monotonic() < self._open_until else "half_open"
 
     @property
     def circuit_open(self) -> bool:
-        """True while forms is skipped after repeated failures (one probe call goes through after)."""
-        return time.monotonic() < self._open_until
+        """True while a call now would skip forms (open, or half open with the probe under way)."""
+        state = self.circuit_state
+        return state == "open" or (state == "half_open" and self._probing)
 
     async def prefill(
         self,
@@ -67,15 +97,34 @@ class FormsClient:
         """Prefilled fields and licence-satisfied materials, or a degraded result within the budget."""
         if self.circuit_open:
             return Prefill(degraded=True, reason="forms unavailable (recent failures); retry later")
-        result = await self._call(authorization=authorization, applicant_id=applicant_id, matter=matter,
-                                  bundle=bundle, application_ref=application_ref)
-        if result.outage:
+        probe = self.circuit_state == "half_open"
+        if probe:
+            self._probing = True
+        try:
+            result = await self._call(authorization=authorization, applicant_id=applicant_id, matter=matter,
+                                      bundle=bundle, application_ref=application_ref)
+        finally:
+            if probe:
+                self._probing = False
+        self._record(outage=result.outage)
+        return result
+
+    def _record(self, *, outage: bool) -> None:
+        """Count the call's outcome towards the breaker; log state changes."""
+        before = self.circuit_state
+        if outage:
             self.failures += 1
             if self.failures >= self.failure_threshold:
                 self._open_until = time.monotonic() + self.open_seconds
         else:
             self.failures, self._open_until = 0, 0.0
-        return result
+        after = self.circuit_state
+        if (before == "closed") != (after == "closed"):
+            if after == "closed":
+                log.info("forms answers again; prefill circuit closed")
+            else:
+                log.warning("forms keeps failing; prefill circuit open", failures=self.failures,
+                            open_seconds=self.open_seconds)
 
     async def _call(
         self, *, authorization: str | None, applicant_id: str, matter: str | None, bundle: str | None,

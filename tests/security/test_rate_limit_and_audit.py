@@ -1,28 +1,12 @@
-"""Public endpoints are rate limited per client and route (429 + Retry-After); refusals are audited."""
+"""Public endpoints are rate limited per client and route (429 + Retry-After); refusals are audited.
+
+The limiter itself (memory and shared Redis store) is tested in tests/shared/test_auth_rate_limit.py."""
 
 import httpx
-import pytest
 from structlog.testing import capture_logs
 
 from shared.auth import RateLimiter
 from shared.validators import id_number_check_digit
-
-
-def test_token_bucket_refills_continuously() -> None:
-    limiter = RateLimiter(60)  # one a second, bursts of 60
-    key = ("10.0.0.1", "POST /x")
-    assert all(limiter.take(key, now=100.0) == 0 for _ in range(60))
-    wait = limiter.take(key, now=100.0)
-    assert wait == pytest.approx(1.0)
-    assert limiter.take(key, now=101.01) == 0  # refilled one token
-    assert limiter.take(("10.0.0.2", "POST /x"), now=101.01) == 0  # other clients have their own bucket
-
-
-def test_buckets_are_bounded() -> None:
-    limiter = RateLimiter(60, max_keys=100)
-    for i in range(1_000):
-        limiter.take((f"10.0.{i // 256}.{i % 256}", "GET /"), now=float(i))
-    assert len(limiter._buckets) <= 101
 
 
 def _client(app, ip: str) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
@@ -41,7 +25,7 @@ async def test_public_endpoint_answers_429_with_retry_after(identity) -> None:
             limited = answers[-1]
             assert limited.headers["content-type"].startswith("application/problem+json")
             assert limited.json()["status"] == 429
-            assert 1 <= int(limited.headers["Retry-After"]) <= 20
+            assert 1 <= int(limited.headers["Retry-After"]) <= 60
             # another public route has its own bucket; operations endpoints are never limited
             assert (await client.get("/.well-known/jwks.json")).status_code == 200
             assert [(await client.get("/healthz")).status_code for _ in range(10)] == [200] * 10

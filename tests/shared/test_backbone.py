@@ -22,13 +22,17 @@ from shared.observability import DEAD_LETTERED, EVENTS_SKIPPED
 from shared.outbox import Outbox, OutboxRelay, outbox_table, pending_count
 from shared.settings import ServiceSettings
 
-SCHEMA = "backbone_test"
-metadata = MetaData(schema=SCHEMA)
-ratings = Table(
-    "ratings", metadata, Column("ticket_id", String, primary_key=True), Column("times", Integer, nullable=False)
-)
-outbox_t = outbox_table(metadata)
-inbox_t = inbox_table(metadata)
+
+class Tables:
+    """One harness's own schema: its outbox is read by its relay only (relays take any unpublished row)."""
+
+    def __init__(self) -> None:
+        self.schema = f"backbone_{uuid.uuid4().hex[:8]}"
+        self.metadata = MetaData(schema=self.schema)
+        self.ratings = Table("ratings", self.metadata, Column("ticket_id", String, primary_key=True),
+                             Column("times", Integer, nullable=False))
+        self.outbox = outbox_table(self.metadata)
+        self.inbox = inbox_table(self.metadata)
 
 
 def rated(ticket_id: str, score: int = 5) -> TicketRated:
@@ -50,13 +54,14 @@ class Harness:
         self.engine = db.make_engine(self.settings.database_url)
         self.sessionmaker = db.make_sessionmaker(self.engine)
         self.bus = KafkaBus(self.settings)
-        self.outbox = Outbox(outbox_t, producer="backbone", topic_prefix=self.settings.topic_prefix)
-        self.relay = OutboxRelay(table=outbox_t, sessionmaker=self.sessionmaker, sender=self.bus,
+        self.t = Tables()
+        self.outbox = Outbox(self.t.outbox, producer="backbone", topic_prefix=self.settings.topic_prefix)
+        self.relay = OutboxRelay(table=self.t.outbox, sessionmaker=self.sessionmaker, sender=self.bus,
                                  service="backbone", poll_seconds=0.05, max_backoff=1.0)
         self.fail_scores: set[int] = set()
         self.consumer = EventConsumer(
             bus=self.bus, spec=ConsumerSpec(group="grp", handlers={TicketRated: self.on_rated}),
-            sessionmaker=self.sessionmaker, engine=self.engine, inbox=Inbox(inbox_t), outbox=self.outbox,
+            sessionmaker=self.sessionmaker, engine=self.engine, inbox=Inbox(self.t.inbox), outbox=self.outbox,
             service="backbone",
         )
         self.tasks: list[asyncio.Task] = []
@@ -65,6 +70,7 @@ class Harness:
         session = ctx.session
         if event.score in self.fail_scores:
             raise RuntimeError(f"refusing score {event.score}")
+        ratings = self.t.ratings
         row = (await session.execute(select(ratings.c.times).where(ratings.c.ticket_id == event.ticket_id))).first()
         if row:
             await session.execute(ratings.update().where(ratings.c.ticket_id == event.ticket_id)
@@ -74,8 +80,8 @@ class Harness:
 
     async def __aenter__(self) -> "Harness":
         async with self.engine.begin() as conn:
-            await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-            await conn.run_sync(metadata.create_all)
+            await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {self.t.schema}"))
+            await conn.run_sync(self.t.metadata.create_all)
         self.tasks = [asyncio.create_task(self.relay.run()), asyncio.create_task(self.consumer.run())]
         await wait_for(lambda: self.consumer.running, timeout=60, message="consumer start")
         return self
@@ -85,6 +91,8 @@ class Harness:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.bus.stop()
+        async with self.engine.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA {self.t.schema} CASCADE"))
         await self.engine.dispose()
 
     async def emit(self, *events: TicketRated) -> list[Envelope]:
@@ -95,6 +103,7 @@ class Harness:
 
     async def times(self, ticket_id: str) -> int:
         async with self.sessionmaker() as session:
+            ratings = self.t.ratings
             value = (await session.execute(select(ratings.c.times).where(ratings.c.ticket_id == ticket_id))).scalar()
         return value or 0
 
@@ -137,12 +146,12 @@ async def test_outbox_event_is_consumed_and_marked_sent(harness: Harness) -> Non
     assert await h.times(first) == 1
     async with h.sessionmaker() as session:
         await wait_for(lambda: _no_pending(h), timeout=10, message="outbox drained")
-        assert await pending_count(session, outbox_t) == 0
+        assert await pending_count(session, h.t.outbox) == 0
 
 
 async def _no_pending(h: Harness) -> bool:
     async with h.sessionmaker() as session:
-        return await pending_count(session, outbox_t) == 0
+        return await pending_count(session, h.t.outbox) == 0
 
 
 async def test_same_event_twice_changes_state_once(harness: Harness) -> None:
@@ -210,7 +219,7 @@ async def test_events_written_while_broker_is_down_arrive_once_after_restart(inf
             await h.emit(*[rated(i) for i in ids])  # the state change commits; the broker is away
             await wait_for(lambda: not h.relay.healthy, timeout=60, message="relay notices the outage")
             async with h.sessionmaker() as session:
-                assert await pending_count(session, outbox_t) == 20  # kept, not lost
+                assert await pending_count(session, h.t.outbox) == 20  # kept, not lost
 
             broker.start()  # same port; this broker keeps nothing in memory across restarts
             for i in ids:
@@ -233,5 +242,5 @@ async def test_envelope_carries_correlation_and_key(harness: Harness) -> None:
         context.correlation_id.reset(token)
     assert envelope.correlation_id == "corr-123" and envelope.key == key
     async with h.sessionmaker() as session:
-        row = (await session.execute(select(outbox_t.c.envelope).where(outbox_t.c.event_id == envelope.id))).one()
+        row = (await session.execute(select(h.t.outbox.c.envelope).where(h.t.outbox.c.event_id == envelope.id))).one()
     assert json.loads(json.dumps(row.envelope))["type"] == "ticket.rated"
