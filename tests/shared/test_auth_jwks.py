@@ -24,6 +24,7 @@ from shared.auth import (
     mint_token,
     require,
 )
+from shared.infra import wait_for
 from shared.problems import install_problem_handlers
 
 JWKS_URL = "https://sso.example.test/realms/onewindow/certs"
@@ -113,20 +114,20 @@ async def test_unknown_kid_refreshes_again_after_the_minimum_interval() -> None:
 async def test_a_slow_issuer_does_not_stall_requests_with_a_cached_key() -> None:
     key, unknown = generate_signing_key(), generate_signing_key()
     issuer = Issuer(key)
-    keys = issuer.keyset(cache_seconds=0.05, min_refresh_seconds=0, timeout_seconds=0.5)
+    keys = issuer.keyset(cache_seconds=0.05, min_refresh_seconds=0, timeout_seconds=3)
     auth = authenticator(keys)
     await auth.verify(token(key))
     issuer.delay = 30  # the issuer hangs; the cache has gone stale
     await asyncio.sleep(0.1)
     principals, elapsed = await timed(lambda: asyncio.gather(*(auth.verify(token(key)) for _ in range(50))))
-    assert len(principals) == 50 and elapsed < 0.3  # verified with the cached key at once
+    assert len(principals) == 50 and elapsed < 1.5  # with the cached key, not after the 3 s fetch timeout
     assert issuer.requests == 2  # one background refresh for all of them
 
     # only a token with a kid the cache does not know waits, and at most the timeout
     result, waited = await timed(lambda: asyncio.gather(auth.verify(token(unknown)), return_exceptions=True))
     assert isinstance(result[0], HTTPException) and result[0].status_code == 401
-    assert waited < 1.5
-    await asyncio.sleep(0.6)  # the hung refresh times out; the cached key keeps working
+    assert waited < 6  # one fetch timeout (3 s), not the issuer's 30 s
+    await wait_for(lambda: keys.last_error, timeout=10, message="the hung refresh times out")
     assert keys.last_error is not None and "TimeoutError" in keys.last_error
     assert (await auth.verify(token(key))).sub == "clerk-1"
 
@@ -137,7 +138,7 @@ async def test_requests_through_an_app_are_not_stalled_by_a_hanging_issuer() -> 
     app = FastAPI()
     install_problem_handlers(app)
     app.state.authenticator = authenticator(issuer.keyset(cache_seconds=0.05, min_refresh_seconds=0,
-                                                          timeout_seconds=1))
+                                                          timeout_seconds=5))
 
     @app.get("/me")
     async def me(principal: Annotated[Principal, require("clerk")]) -> dict[str, str]:
@@ -150,7 +151,7 @@ async def test_requests_through_an_app_are_not_stalled_by_a_hanging_issuer() -> 
         await asyncio.sleep(0.1)
         answers, elapsed = await timed(
             lambda: asyncio.gather(*(client.get("/me", headers=headers) for _ in range(20))))
-    assert [a.status_code for a in answers] == [200] * 20 and elapsed < 1.0
+    assert [a.status_code for a in answers] == [200] * 20 and elapsed < 2.5  # not after the 5 s fetch timeout
 
 
 async def test_an_unreachable_issuer_leaves_the_cached_keys_in_use() -> None:
