@@ -2,8 +2,9 @@
 
 from fastapi import FastAPI
 
-from services.identity import consumers, router, service
+from services.identity import consumers, router, staff
 from services.identity.config import IdentitySettings
+from services.identity.issuer import load_issuer
 from services.identity.models import backbone
 from services.identity.sender import LogSender
 from shared.service_app import create_service_app
@@ -12,9 +13,9 @@ from shared.service_app import create_service_app
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     """The identity app; signs with the key under ``keys_dir`` and verifies its own tokens with it."""
     settings = settings or IdentitySettings()
-    issuer = service.load_issuer(keys_dir=settings.keys_dir)
+    keys = load_issuer(keys_dir=settings.keys_dir)
     if not settings.auth_jwks_file and not settings.auth_jwks_url:
-        settings = settings.model_copy(update={"auth_jwks_file": str(issuer.jwks_path)})
+        settings = settings.model_copy(update={"auth_jwks_file": str(keys.jwks_path)})
     app = create_service_app(
         settings=settings,
         title="OneWindow identity",
@@ -24,10 +25,10 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         backbone=backbone,
         routers=[router.router],
         consumers=consumers.CONSUMERS,
-        deps=issuer,
+        deps=keys,
     )
-    app.state.issuer = issuer
-    app.state.staff = service.load_staff(path=settings.staff_seed_file)
+    app.state.issuer = keys
+    app.state.staff = staff.load_staff(path=settings.staff_seed_file)
     app.state.code_sender = LogSender(log_code=settings.otp_log_code)
     return app
 

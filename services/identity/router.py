@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from services.identity import service
+from services.identity import applicants, audit_log, staff
 from services.identity.schemas import (
     CodeLogin,
     CodeRequest,
@@ -28,7 +28,7 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _refused(request: Request, refusal: service.Refusal) -> JSONResponse:
+def _refused(request: Request, refusal: audit_log.Refusal) -> JSONResponse:
     headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
     if refusal.status == 401:
         headers = (headers or {}) | {"WWW-Authenticate": "Bearer"}
@@ -91,7 +91,7 @@ async def discovery(request: Request) -> dict[str, Any]:
 )
 async def login(body: StaffLogin, request: Request, session: SessionDep) -> Any:
     """Staff and device accounts: username and password for a bearer token with roles, halls, departments."""
-    result = await service.login_staff(
+    result = await staff.login_staff(
         session,
         settings=request.app.state.runtime.settings,
         issuer=request.app.state.issuer,
@@ -100,7 +100,7 @@ async def login(body: StaffLogin, request: Request, session: SessionDep) -> Any:
         password=body.password,
         client_ip=client_ip(request),
     )
-    return _refused(request, result) if isinstance(result, service.Refusal) else result
+    return _refused(request, result) if isinstance(result, audit_log.Refusal) else result
 
 
 @router.post(
@@ -117,7 +117,7 @@ async def send_code(body: CodeRequest, request: Request, session: SessionDep) ->
     The answer is the same whether or not a code was sent, so the endpoint cannot be used to find
     out which numbers belong to whom.
     """
-    result = await service.request_code(
+    result = await applicants.request_code(
         session,
         settings=request.app.state.runtime.settings,
         issuer=request.app.state.issuer,
@@ -126,7 +126,7 @@ async def send_code(body: CodeRequest, request: Request, session: SessionDep) ->
         mobile=body.mobile,
         client_ip=client_ip(request),
     )
-    if isinstance(result, service.Refusal):
+    if isinstance(result, audit_log.Refusal):
         return _refused(request, result)
     return JSONResponse(result.model_dump(), status_code=202)
 
@@ -140,7 +140,7 @@ async def send_code(body: CodeRequest, request: Request, session: SessionDep) ->
 )
 async def applicant_token(body: CodeLogin, request: Request, session: SessionDep) -> Any:
     """Exchange the code for an applicant token that sees only the applicant's own records."""
-    result = await service.login_applicant(
+    result = await applicants.login_applicant(
         session,
         settings=request.app.state.runtime.settings,
         issuer=request.app.state.issuer,
@@ -150,7 +150,7 @@ async def applicant_token(body: CodeLogin, request: Request, session: SessionDep
         code=body.code,
         client_ip=client_ip(request),
     )
-    return _refused(request, result) if isinstance(result, service.Refusal) else result
+    return _refused(request, result) if isinstance(result, audit_log.Refusal) else result
 
 
 @router.get("/auth/me", response_model=Me, summary="Who am I")
@@ -178,7 +178,7 @@ async def security_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> SecurityEventPage:
     """Logins, failed logins, lock-outs and codes sent, newest first (subjects masked)."""
-    rows, next_before = await service.list_events(session, action=action, before_id=before_id, limit=limit)
+    rows, next_before = await audit_log.list_events(session, action=action, before_id=before_id, limit=limit)
     return SecurityEventPage(
         items=[SecurityEventRead.model_validate(r, from_attributes=True) for r in rows],
         next_before_id=next_before,

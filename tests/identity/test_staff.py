@@ -90,7 +90,7 @@ async def test_login_request_forbids_extra_fields(identity) -> None:
 
 def test_seed_file_holds_only_hashes() -> None:
     from services.identity.config import IdentitySettings
-    from services.identity.service import load_staff
+    from services.identity.staff import load_staff
 
     path = IdentitySettings().staff_seed_file
     raw = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,117 @@
+"""Staff and device accounts (the seed file) and their password login, locked out after repeated failures."""
+
+import asyncio
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity import repository
+from services.identity.audit_log import Refusal, record_event
+from services.identity.config import IdentitySettings
+from services.identity.issuer import Issuer
+from services.identity.passwords import DUMMY_HASH, verify_password
+from services.identity.schemas import TokenResponse
+from shared.auth import Role, mint_token
+
+STAFF_ROLES = {str(r) for r in Role} - {Role.APPLICANT, Role.SERVICE}
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    """A staff member or device (kiosk, display board) from the seed file."""
+
+    username: str
+    password_hash: str
+    roles: list[str]
+    halls: list[str] = field(default_factory=list)
+    departments: list[str] = field(default_factory=list)
+    name: str | None = None
+    disabled: bool = False
+
+
+def load_staff(*, path: str) -> dict[str, StaffAccount]:
+    """Staff and device accounts from the seed file; refuses unknown roles and clear-text passwords."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    accounts: dict[str, StaffAccount] = {}
+    for raw in data["accounts"]:
+        account = StaffAccount(**raw)
+        unknown = set(account.roles) - STAFF_ROLES
+        if unknown or not account.roles:
+            raise ValueError(f"seed account {account.username}: unknown or no roles {sorted(unknown)}")
+        if not account.password_hash.startswith("scrypt$"):
+            raise ValueError(f"seed account {account.username}: password must be an scrypt hash")
+        accounts[account.username.lower()] = account
+    return accounts
+
+
+async def login_staff(
+    session: AsyncSession,
+    *,
+    settings: IdentitySettings,
+    issuer: Issuer,
+    accounts: dict[str, StaffAccount],
+    username: str,
+    password: str,
+    client_ip: str | None,
+) -> TokenResponse | Refusal:
+    """Check a staff or device password; a token, or a refusal (locked out after repeated failures)."""
+    subject = username.strip().lower()
+    now = datetime.now(UTC)
+    window = timedelta(seconds=settings.login_lockout_seconds)
+    failures = await repository.count_events(
+        session, subject=subject, action="login_failed", since=now - window
+    )
+    if failures >= settings.login_max_failures:
+        last = await repository.last_event_at(session, subject=subject, actions=["login_failed"])
+        retry = max(1, math.ceil(((last or now) + window - now).total_seconds()))
+        await record_event(
+            session, action="login_locked", subject=subject, subject_kind="staff", client_ip=client_ip
+        )
+        return Refusal(429, "too many failed logins; try again later", retry_after=retry)
+    account = accounts.get(subject)
+    ok = await asyncio.to_thread(verify_password, password, account.password_hash if account else DUMMY_HASH)
+    if account is None or not ok or account.disabled:
+        reason = (
+            "unknown_account" if account is None else ("disabled" if account.disabled else "wrong_password")
+        )
+        await record_event(
+            session,
+            action="login_failed",
+            subject=subject,
+            subject_kind="staff",
+            client_ip=client_ip,
+            reason=reason,
+        )
+        return Refusal(401, "wrong username or password")
+    token = mint_token(
+        issuer.key,
+        sub=account.username,
+        roles=account.roles,
+        halls=account.halls,
+        departments=account.departments,
+        name=account.name,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        ttl_seconds=settings.staff_token_ttl_seconds,
+    )
+    await record_event(
+        session,
+        action="login_succeeded",
+        subject=subject,
+        subject_kind="staff",
+        client_ip=client_ip,
+        roles=account.roles,
+        halls=account.halls,
+        departments=account.departments,
+    )
+    return TokenResponse(
+        access_token=token,
+        expires_in=settings.staff_token_ttl_seconds,
+        roles=account.roles,
+        halls=account.halls,
+        departments=account.departments,
+    )
