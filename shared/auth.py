@@ -27,7 +27,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -341,8 +341,9 @@ class RateLimiter:
     own, so behind N replicas a client gets N times the budget) or a store the replicas share,
     ``redis://host:6379/0`` (also ``rediss://``, ``redis+sentinel://``, ``redis+cluster://``; the
     async variants of limits' storage URIs, with or without the ``async+`` prefix). The strategy is
-    limits' sliding window counter: two counters per key in any store (O(1) memory, atomic in Redis)
-    and no burst of twice the limit at a window edge as a fixed window would allow.
+    limits' moving window: exactly ``per_minute`` requests in any 60 seconds (a fixed window allows
+    twice that across a window edge, and the sliding window counter, an estimate, lets an extra one
+    through there now and then); it keeps up to ``per_minute`` timestamps per key, atomic in Redis.
 
     If the shared store fails (down, or slower than ``store_timeout_seconds``) the replica falls back
     to counting in its own memory and tries the store again after ``retry_store_seconds`` — a
@@ -366,11 +367,11 @@ class RateLimiter:
         self.store_error: str | None = None
         self._store_down_until = 0.0
         self.storage = _make_storage(self.storage_uri, timeout=store_timeout_seconds)
-        self._limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self._limiter = MovingWindowRateLimiter(self.storage)
         self._local = (
             self._limiter
             if isinstance(self.storage, MemoryStorage)
-            else SlidingWindowCounterRateLimiter(MemoryStorage())
+            else MovingWindowRateLimiter(MemoryStorage())
         )
 
     @property
@@ -397,7 +398,7 @@ class RateLimiter:
         self._store_answered(limiter)
         return max(1.0, stats.reset_time - time.time())
 
-    def _store_answered(self, limiter: SlidingWindowCounterRateLimiter) -> None:
+    def _store_answered(self, limiter: MovingWindowRateLimiter) -> None:
         if limiter is self._limiter and self.store_error is not None:
             _log.info("rate limit store answers again", store=_redact(self.storage_uri))
             self.store_error = None

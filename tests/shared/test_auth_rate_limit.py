@@ -52,7 +52,7 @@ async def test_memory_limit_per_client_and_route() -> None:
     key = ("10.0.0.1", "POST /x")
     assert [await limiter.take(key) for _ in range(60)] == [0.0] * 60
     wait = await limiter.take(key)
-    assert 1 <= wait <= 60  # seconds until the sliding window lets one more through
+    assert 1 <= wait <= 60  # seconds until the moving window lets one more through
     assert await limiter.take(("10.0.0.2", "POST /x")) == 0  # other clients have their own budget
     assert await limiter.take(("10.0.0.1", "GET /y")) == 0  # and so has another route
     assert not limiter.shared
