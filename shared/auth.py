@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
@@ -334,21 +333,56 @@ def require(*roles: str) -> Any:
     return Depends(_check)
 
 
-class RateLimiter:
-    """``per_minute`` requests per (client, route), counted by the ``limits`` library.
+class TokenBuckets:
+    """In-process token buckets per key: ``per_minute`` requests, refilled continuously, keys bounded.
 
-    ``storage_uri`` picks where the counts live: ``memory://`` (default: each replica limits on its
-    own, so behind N replicas a client gets N times the budget) or a store the replicas share,
-    ``redis://host:6379/0`` (also ``rediss://``, ``redis+sentinel://``, ``redis+cluster://``; the
-    async variants of limits' storage URIs, with or without the ``async+`` prefix). The strategy is
-    limits' moving window: exactly ``per_minute`` requests in any 60 seconds (a fixed window allows
-    twice that across a window edge, and the sliding window counter, an estimate, lets an extra one
-    through there now and then); it keeps up to ``per_minute`` timestamps per key, atomic in Redis.
+    Hand-written rather than limits' memory store: that store sweeps every key after each hit
+    (the moving window with a thread hop per key), which measured 40-750 us of CPU per request with
+    10-10,000 clients against about 2 us here, on the hot path of every public route.
+    """
+
+    def __init__(self, per_minute: int, *, max_keys: int = 100_000) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.max_keys = max_keys
+        self._buckets: dict[tuple[str, ...], tuple[float, float]] = {}
+
+    def take(self, key: tuple[str, ...], *, now: float | None = None) -> float:
+        """Consume one token; 0 when allowed, else the seconds until one is available."""
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > self.max_keys:
+                self._prune(now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        """Forget buckets that have refilled completely (they behave like new ones)."""
+        full_after = self.capacity / self.rate
+        for key in [k for k, (_, last) in self._buckets.items() if now - last >= full_after]:
+            del self._buckets[key]
+        while len(self._buckets) > self.max_keys:  # still too many: drop the oldest
+            del self._buckets[min(self._buckets, key=lambda k: self._buckets[k][1])]
+
+
+class RateLimiter:
+    """``per_minute`` requests per (client, route), in this replica's memory or in a shared store.
+
+    ``storage_uri`` picks where the counts live: ``memory://`` (default: token buckets in each
+    replica, so behind N replicas a client gets N times the budget) or a store the replicas share,
+    counted by the ``limits`` library: ``redis://host:6379/0`` (also ``rediss://``,
+    ``redis+sentinel://``, ``redis+cluster://``; the async variants of limits' storage URIs, with or
+    without the ``async+`` prefix), with limits' moving window: exactly ``per_minute`` requests in
+    any 60 seconds, atomic in Redis.
 
     If the shared store fails (down, or slower than ``store_timeout_seconds``) the replica falls back
     to counting in its own memory and tries the store again after ``retry_store_seconds`` — a
-    Redis outage neither opens the public routes wide nor stalls them. (That fallback is the only
-    hand-written part: limits' async API has none.)
+    Redis outage neither opens the public routes wide nor stalls them. (limits' async API has no
+    such fallback.)
     """
 
     def __init__(
@@ -366,40 +400,34 @@ class RateLimiter:
         self.retry_store_seconds = retry_store_seconds
         self.store_error: str | None = None
         self._store_down_until = 0.0
-        self.storage = _make_storage(self.storage_uri, timeout=store_timeout_seconds)
-        self._limiter = MovingWindowRateLimiter(self.storage)
-        self._local = (
-            self._limiter
-            if isinstance(self.storage, MemoryStorage)
-            else MovingWindowRateLimiter(MemoryStorage())
-        )
+        self._local = TokenBuckets(per_minute)
+        memory = urllib.parse.urlsplit(self.storage_uri).scheme == "async+memory"
+        self.storage = None if memory else _make_storage(self.storage_uri, timeout=store_timeout_seconds)
+        self._shared = None if self.storage is None else MovingWindowRateLimiter(self.storage)
 
     @property
     def shared(self) -> bool:
         """True when the counts live in a store other replicas see."""
-        return self._local is not self._limiter
+        return self._shared is not None
 
     async def take(self, key: tuple[str, str]) -> float:
         """Count one request of ``key`` = (client, route); 0 when allowed, else seconds until one is."""
-        limiter = self._limiter
-        if self.shared and time.monotonic() < self._store_down_until:
-            limiter = self._local
         identifiers = (self.namespace, *key)
-        try:
-            if await limiter.hit(self.item, *identifiers):
-                self._store_answered(limiter)
-                return 0.0
-            stats = await limiter.get_window_stats(self.item, *identifiers)
-        except (StorageError, OSError, TimeoutError) as exc:
-            if limiter is self._local:  # the memory store does not fail; if it does, that is a bug to see
-                raise
-            self._store_failed(exc)
-            return await self.take(key)  # counted locally until the store answers again
-        self._store_answered(limiter)
-        return max(1.0, stats.reset_time - time.time())
+        if self._shared is not None and time.monotonic() >= self._store_down_until:
+            try:
+                if await self._shared.hit(self.item, *identifiers):
+                    self._store_answered()
+                    return 0.0
+                stats = await self._shared.get_window_stats(self.item, *identifiers)
+                self._store_answered()
+                return max(1.0, stats.reset_time - time.time())
+            except (StorageError, OSError, TimeoutError) as exc:
+                self._store_failed(exc)  # counted locally until the store answers again
+        wait = self._local.take(identifiers)
+        return 0.0 if wait == 0 else max(1.0, wait)  # Retry-After is whole seconds, at least one
 
-    def _store_answered(self, limiter: MovingWindowRateLimiter) -> None:
-        if limiter is self._limiter and self.store_error is not None:
+    def _store_answered(self) -> None:
+        if self.store_error is not None:
             _log.info("rate limit store answers again", store=_redact(self.storage_uri))
             self.store_error = None
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from structlog.testing import capture_logs
 
-from shared.auth import RateLimiter, install_security, public
+from shared.auth import RateLimiter, TokenBuckets, install_security, public
 from shared.infra import free_port, port_open
 from shared.problems import install_problem_handlers
 
@@ -56,6 +56,23 @@ async def test_memory_limit_per_client_and_route() -> None:
     assert await limiter.take(("10.0.0.2", "POST /x")) == 0  # other clients have their own budget
     assert await limiter.take(("10.0.0.1", "GET /y")) == 0  # and so has another route
     assert not limiter.shared
+
+
+def test_token_bucket_refills_continuously() -> None:
+    buckets = TokenBuckets(60)  # one a second, bursts of 60
+    key = ("10.0.0.1", "POST /x")
+    assert all(buckets.take(key, now=100.0) == 0 for _ in range(60))
+    wait = buckets.take(key, now=100.0)
+    assert wait == pytest.approx(1.0)
+    assert buckets.take(key, now=101.01) == 0  # refilled one token
+    assert buckets.take(("10.0.0.2", "POST /x"), now=101.01) == 0  # other clients have their own bucket
+
+
+def test_buckets_are_bounded() -> None:
+    buckets = TokenBuckets(60, max_keys=100)
+    for i in range(1_000):
+        buckets.take((f"10.0.{i // 256}.{i % 256}", "GET /"), now=float(i))
+    assert len(buckets._buckets) <= 101
 
 
 def test_storage_uri_forms() -> None:
