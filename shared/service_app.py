@@ -55,7 +55,6 @@ class Runtime:
     outbox: Outbox
     relay: OutboxRelay
     consumers: list[EventConsumer]
-    deps: Any = None  # the service's own dependencies (create_service_app(deps=...)), also given to handlers
     started: bool = False
     start_error: str | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -113,7 +112,6 @@ def create_service_app(
                 )
                 for spec in consumers or []
             ],
-            deps=deps,
         )
         app.state.runtime = runtime
         app.state.authenticator = Authenticator(

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -127,12 +128,27 @@ async def position(session: AsyncSession, *, ticket: Ticket) -> tuple[int | None
     return ahead + 1, minutes
 
 
+class _TicketRef(TypedDict):
+    """What every event of a ticket says about the ticket."""
+
+    ticket_id: str
+    hall: str
+    number: str
+    matter_code: str
+
+
+def _ref(ticket: Ticket) -> _TicketRef:
+    return {
+        "ticket_id": str(ticket.id),
+        "hall": ticket.hall,
+        "number": ticket.number,
+        "matter_code": ticket.matter_code,
+    }
+
+
 def _called(ticket: Ticket, window: Window, now: datetime, *, recall: bool = False) -> TicketCalled:
     return TicketCalled(
-        ticket_id=str(ticket.id),
-        hall=ticket.hall,
-        number=ticket.number,
-        matter_code=ticket.matter_code,
+        **_ref(ticket),
         window=window.code,
         staff_id=window.staff_id,
         called_at=now,
@@ -229,10 +245,7 @@ async def no_show(
     await outbox.add(
         session,
         TicketNoShow(
-            ticket_id=str(ticket.id),
-            hall=ticket.hall,
-            number=ticket.number,
-            matter_code=ticket.matter_code,
+            **_ref(ticket),
             window=window.code,
             requeued=requeued,
             at=now,
@@ -284,10 +297,7 @@ async def transfer(
     await outbox.add(
         session,
         TicketTransferred(
-            ticket_id=str(ticket.id),
-            hall=ticket.hall,
-            number=ticket.number,
-            matter_code=matter.code,
+            **_ref(ticket),
             from_matter_code=from_matter,
             to_zone=zone,
             at=now,
@@ -313,10 +323,7 @@ async def park(
     await outbox.add(
         session,
         TicketParked(
-            ticket_id=str(ticket.id),
-            hall=ticket.hall,
-            number=ticket.number,
-            matter_code=ticket.matter_code,
+            **_ref(ticket),
             window=window.code,
             at=now,
         ),
@@ -376,10 +383,7 @@ async def finish(
     await outbox.add(
         session,
         TicketServed(
-            ticket_id=str(ticket.id),
-            hall=ticket.hall,
-            number=ticket.number,
-            matter_code=ticket.matter_code,
+            **_ref(ticket),
             window=window.code,
             staff_id=window.staff_id,
             outcome=outcome,
@@ -416,10 +420,7 @@ async def rate(
     await outbox.add(
         session,
         TicketRated(
-            ticket_id=str(ticket.id),
-            hall=ticket.hall,
-            number=ticket.number,
-            matter_code=ticket.matter_code,
+            **_ref(ticket),
             score=score,
             window=ticket.window,
             staff_id=ticket.staff_id,

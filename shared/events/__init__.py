@@ -14,9 +14,4 @@ for _module in (catalog, ticketing, applications, approvals, licences):
             REGISTRY[_obj.TYPE] = _obj
 
 
-def parse_payload(envelope: Envelope) -> Event:
-    """The typed payload of an envelope; raises KeyError for an unknown type, ValidationError if malformed."""
-    return REGISTRY[envelope.type].model_validate(envelope.payload)
-
-
-__all__ = ["REGISTRY", "STREAMS", "Envelope", "Event", "parse_payload", "uuid7"]
+__all__ = ["REGISTRY", "STREAMS", "Envelope", "Event", "uuid7"]

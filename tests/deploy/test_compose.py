@@ -13,7 +13,6 @@ from shared.registry import SERVICES
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
 APP_SERVICES = list(SERVICES.names)  # the registry: every service must be in the compose file
-PRESENT = APP_SERVICES
 
 
 def _settings_class(name: str) -> type:
@@ -33,7 +32,7 @@ def test_infrastructure_is_apache_kafka_in_kraft_mode_and_postgres() -> None:
     assert "healthcheck" in kafka and "healthcheck" in COMPOSE["services"]["postgres"]
 
 
-@pytest.mark.parametrize("name", PRESENT)
+@pytest.mark.parametrize("name", APP_SERVICES)
 def test_service_command_port_health_and_dependencies(name: str) -> None:
     svc = COMPOSE["services"][name]
     cls = _settings_class(name)
@@ -47,7 +46,7 @@ def test_service_command_port_health_and_dependencies(name: str) -> None:
     importlib.import_module(f"services.{name}.main")  # the module the command names exists
 
 
-@pytest.mark.parametrize("name", PRESENT)
+@pytest.mark.parametrize("name", APP_SERVICES)
 def test_service_environment_matches_its_settings(name: str) -> None:
     cls = _settings_class(name)
     prefix = cls.model_config["env_prefix"]

@@ -23,11 +23,11 @@ import httpx
 import pytest
 
 from shared.auth import Role, SigningKey, api_routes, generate_signing_key, mint_token, route_policy
+from shared.registry import SERVICES
 from shared.validators import id_number_check_digit
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ["forms", "ticketing", "acceptance", "approval", "issuance", "identity"]
-PRESENT = [s for s in SERVICES if (ROOT / "services" / s / "main.py").exists()]
+PRESENT = list(SERVICES.names)  # every registered service
 ALL_ROLES = sorted(str(r) for r in Role)
 HALL_PARAMS = {"hall", "hall_code", "hall_id"}
 DEPARTMENT_PARAMS = {"department", "department_code", "dept"}

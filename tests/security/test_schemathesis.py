@@ -8,7 +8,6 @@ Bounded: ``ONEWINDOW_FUZZ_EXAMPLES`` examples per operation (default 6), derando
 """
 
 import asyncio
-import importlib
 import os
 import re
 from collections.abc import AsyncIterator
@@ -22,18 +21,11 @@ import uvicorn
 
 from shared.auth import Role
 from shared.infra import ensure_database, free_port, wait_for
+from shared.registry import SERVICES
 from shared.validators import id_number_check_digit
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS = {
-    "forms": "FormsSettings",
-    "ticketing": "TicketingSettings",
-    "acceptance": "AcceptanceSettings",
-    "approval": "ApprovalSettings",
-    "issuance": "IssuanceSettings",
-    "identity": "IdentitySettings",
-}
-PRESENT = [s for s in SETTINGS if (ROOT / "services" / s / "main.py").exists()]
+PRESENT = list(SERVICES.names)  # every registered service
 EXAMPLES = int(os.environ.get("ONEWINDOW_FUZZ_EXAMPLES", "6"))
 SKIPPED_PATHS = re.compile(r"/stream$")  # Server-Sent Events never end; tested by their service
 
@@ -56,16 +48,14 @@ async def fuzz_servers(infra, tmp_path_factory) -> AsyncIterator[dict[str, str]]
     async with AsyncExitStack() as stack:
         apps = {}
         for name in PRESENT:
-            config = importlib.import_module(f"services.{name}.config")
+            entry = SERVICES.get(name)
             overrides: dict[str, Any] = {"database_url": database_url, "topic_prefix": prefix}
             if name == "identity":
                 keys = tmp_path_factory.mktemp("fuzz-keys")
                 (keys / "issuer.pem").write_bytes(infra.signing_key.private_pem)
                 (keys / "issuer.kid").write_text(infra.signing_key.kid)
                 overrides["keys_dir"] = str(keys)
-            app = importlib.import_module(f"services.{name}.main").create_app(
-                infra.settings(getattr(config, SETTINGS[name]), **overrides)
-            )
+            app = entry.module("main").create_app(infra.settings(entry.settings_class(), **overrides))
             await stack.enter_async_context(app.router.lifespan_context(app))
             apps[name] = app
             # one at a time: Alembic's context is process-global, concurrent migrations in one process clash
