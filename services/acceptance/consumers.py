@@ -1,4 +1,8 @@
-"""Acceptance event handlers: thin, one transaction each (the bus does the inbox check)."""
+"""Acceptance event handlers: thin, one transaction each (the bus does the inbox check).
+
+Progress steps are recorded at the event's ``occurred_at`` (when it happened at its producer), never
+at arrival: progress.py orders the history and moves statuses by it.
+"""
 
 from services.acceptance import progress, read_models
 from shared.events.approvals import (
@@ -33,14 +37,14 @@ async def on_task_opened(event: ApprovalTaskOpened, ctx: Delivery[None]) -> None
     """A department took the item into approval."""
     note = f"due {event.promised_due}" if event.promised_due else None
     await progress.follow(ctx.session, application_id=event.application_id, item_id=event.item_id, status="in_approval",
-                          source=event.TYPE, at=event.at, note=note, task_id=event.task_id)
+                          source=event.TYPE, at=ctx.envelope.occurred_at, note=note, task_id=event.task_id)
 
 
 async def on_supplement_requested(event: SupplementRequested, ctx: Delivery[None]) -> None:
     """The approver asked for a supplement (补正)."""
     note = f"materials: {', '.join(event.materials)}" if event.materials else None
     await progress.follow(ctx.session, application_id=event.application_id, item_id=event.item_id,
-                          status="supplement_requested", source=event.TYPE, at=event.at, note=note,
+                          status="supplement_requested", source=event.TYPE, at=ctx.envelope.occurred_at, note=note,
                           task_id=event.task_id)
 
 
@@ -48,44 +52,46 @@ async def on_decided(event: ApprovalDecided, ctx: Delivery[None]) -> None:
     """The department decided the item."""
     status = "approved" if event.decision == "approved" else "denied"
     await progress.follow(ctx.session, application_id=event.application_id, item_id=event.item_id, status=status,
-                          source=event.TYPE, at=event.decided_at, task_id=event.task_id)
+                          source=event.TYPE, at=ctx.envelope.occurred_at, task_id=event.task_id)
 
 
 async def on_overdue(event: ApprovalOverdue, ctx: Delivery[None]) -> None:
     """The item passed its promised date (history only)."""
     await progress.follow(ctx.session, application_id=event.application_id, item_id=None, status=None,
-                          source=event.TYPE, at=event.at, note=f"overdue: {event.matter_code}")
+                          source=event.TYPE, at=ctx.envelope.occurred_at, note=f"overdue: {event.matter_code}",
+                          history_status="overdue")
 
 
 async def on_decision_revoked(event: DecisionRevoked, ctx: Delivery[None]) -> None:
     """A post-check revoked the decision."""
     await progress.follow(ctx.session, application_id=event.application_id, item_id=event.item_id, status="revoked",
-                          source=event.TYPE, at=event.at)
+                          source=event.TYPE, at=ctx.envelope.occurred_at)
 
 
 async def on_licence_issued(event: LicenceIssued, ctx: Delivery[None]) -> None:
     """The item's licence entered the licence library."""
     await progress.follow(ctx.session, application_id=event.application_id, item_id=event.item_id,
-                          status="licence_issued", source=event.TYPE, at=event.issued_at,
+                          status="licence_issued", source=event.TYPE, at=ctx.envelope.occurred_at,
                           licence_no=event.licence_no)
 
 
 async def on_licence_revoked(event: LicenceRevoked, ctx: Delivery[None]) -> None:
     """A licence of the application was revoked (history)."""
     await progress.follow(ctx.session, application_id=event.application_id, item_id=None, status=None,
-                          source=event.TYPE, at=event.revoked_at, note=f"licence revoked: {event.licence_type}")
+                          source=event.TYPE, at=ctx.envelope.occurred_at, note=f"licence revoked: {event.licence_type}",
+                          history_status="licence_revoked")
 
 
 async def on_result_ready(event: ResultReady, ctx: Delivery[None]) -> None:
     """Results wait at the collection hall."""
     await progress.follow(ctx.session, application_id=event.application_id, item_id=None, status=None,
-                          source=event.TYPE, at=event.at, app_status="result_ready")
+                          source=event.TYPE, at=ctx.envelope.occurred_at, app_status="result_ready")
 
 
 async def on_collected(event: ResultCollected, ctx: Delivery[None]) -> None:
     """Results were collected or mailed."""
     await progress.follow(ctx.session, application_id=event.application_id, item_id=None, status=None,
-                          source=event.TYPE, at=event.at, app_status="collected", note=event.method)
+                          source=event.TYPE, at=ctx.envelope.occurred_at, app_status="collected", note=event.method)
 
 
 CONSUMERS: list[ConsumerSpec] = [

@@ -80,7 +80,7 @@ class CalledTicket(Base):
     window: Mapped[str] = mapped_column(String(40))
     staff_id: Mapped[str | None] = mapped_column(String(64))
     called_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    correlation_id: Mapped[str | None] = mapped_column(String(100))  # the ticket's: the application adopts it
     application_id: Mapped[str | None] = mapped_column(String(64))
 
 
@@ -133,7 +133,9 @@ class Application(Base):
     refused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(100))  # a retried open returns the same draft
-    correlation_id: Mapped[str] = mapped_column(String(64))
+    # The flow's id: the ticket's when opened from one, else the caller's X-Correlation-ID or the
+    # application id. Every event about the application carries it.
+    correlation_id: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -153,6 +155,8 @@ class ApplicationItem(Base):
     department: Mapped[str] = mapped_column(String(40))
     matter: Mapped[dict[str, Any]] = mapped_column(JSONB)  # the matter as of the application's version
     status: Mapped[str] = mapped_column(String(30))
+    # When what set ``status`` happened (an event's occurred_at): of two steps of equal rank, the later wins.
+    status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     materials: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)  # checked states
     commitment: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     promised_date: Mapped[date | None] = mapped_column(Date)
@@ -161,14 +165,16 @@ class ApplicationItem(Base):
 
 
 class StatusEntry(Base):
-    """One step of an application's history, front desk and back office alike."""
+    """One step of an application's history, front desk and back office alike; read in the order of
+    ``at`` (when it happened, not when the event arrived)."""
 
     __tablename__ = "status_history"
+    __table_args__ = (Index("ix_status_history_application_at", "application_id", "at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"))
     item_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)  # public text: no personal data
     source: Mapped[str] = mapped_column(String(60))  # acceptance | approval.decided | ...
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the request's time or the event's occurred_at

@@ -11,7 +11,6 @@ from services.acceptance import repository as repo
 from services.acceptance.clients import Prefill
 from services.acceptance.models import Application, ApplicationItem
 from services.acceptance.schemas import ApplicationOpen
-from shared import context
 from shared.auth import Principal
 from shared.events.envelope import uuid7
 from shared.problems import Conflict, DomainError, FieldError, Forbidden, Unprocessable
@@ -78,7 +77,10 @@ async def open_application(
     now: datetime,
     idempotency_key: str | None = None,
 ) -> Application:
-    """A draft with the prefilled form, licence-satisfied materials checked off and verified values locked."""
+    """A draft with the prefilled form, licence-satisfied materials checked off and verified values locked.
+
+    ``correlation_id`` names the flow: the called ticket's, or the caller's own; else the application id.
+    """
     bundle = None
     if bundle_code:
         bundle = await repo.get_bundle(session, code=bundle_code)
@@ -132,7 +134,7 @@ async def open_application(
         licences=licences,
         created_by=principal.sub,
         idempotency_key=idempotency_key,
-        correlation_id=correlation_id or context.correlation_id.get() or application_id,
+        correlation_id=correlation_id or application_id,
     )
     session.add(app)
     try:

@@ -100,7 +100,12 @@ async def get_items(session: AsyncSession, *, application_id: str) -> list[Appli
 
 
 async def get_history(session: AsyncSession, *, application_id: str) -> list[StatusEntry]:
-    stmt = select(StatusEntry).where(StatusEntry.application_id == application_id).order_by(StatusEntry.id)
+    """An application's history in the order things happened (arrival order breaks ties)."""
+    stmt = (
+        select(StatusEntry)
+        .where(StatusEntry.application_id == application_id)
+        .order_by(StatusEntry.at, StatusEntry.id)
+    )
     return list((await session.execute(stmt)).scalars().all())
 
 

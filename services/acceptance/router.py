@@ -23,6 +23,7 @@ from services.acceptance.schemas import (
 )
 from shared.auth import Principal, Role, public, require
 from shared.events.envelope import uuid7
+from shared.observability import CORRELATION_HEADER
 from shared.problems import Conflict, NotFound
 from shared.service_app import RuntimeDep, SessionDep
 
@@ -41,6 +42,13 @@ def _settings(request: Request) -> AcceptanceSettings:
 
 
 Settings = Annotated[AcceptanceSettings, Depends(_settings)]
+
+
+def caller_correlation(request: Request) -> str | None:
+    """The X-Correlation-ID the caller sent, if any (the middleware makes one up for every request,
+    but only one the caller chose should name a whole flow)."""
+    value = (request.headers.get(CORRELATION_HEADER) or "").strip()
+    return value[:100] or None
 
 
 def utcnow() -> datetime:
@@ -70,6 +78,7 @@ async def open_application(
         response.status_code = 200
         return await views.application_view(session, app=existing)
     matter, bundle, correlation = await opening.resolve_target(session, principal=principal, body=body)
+    correlation = correlation or caller_correlation(request)  # a ticket's flow wins over the request's
     application_id = str(uuid7())
     forms: FormsClient = request.app.state.forms_client
     prefill = await forms.prefill(

@@ -128,6 +128,8 @@ class FieldView(BaseModel):
 
 
 class HistoryView(BaseModel):
+    """One step, in the order things happened (``at``), whatever order the events arrived in."""
+
     status: str
     at: datetime
     item_id: str | None = None
@@ -159,6 +161,11 @@ class ApplicationView(BaseModel):
     refusal_reason: str | None = None
     promised_date: date | None = None
     accepted_at: datetime | None = None
+    correlation_id: str = Field(
+        description="The flow's id, from the ticket to the licence: the called ticket's when opened from one, "
+        "else the opening request's X-Correlation-ID, else the application id. Every event about the "
+        "application carries it."
+    )
     history: list[HistoryView] = []
 
 
@@ -175,6 +182,7 @@ class ApplicationSummary(BaseModel):
     applicant_id: str | None
     promised_date: date | None
     created_at: datetime
+    correlation_id: str = Field(description="The flow's id, from the ticket to the licence.")
 
 
 class ProgressView(BaseModel):

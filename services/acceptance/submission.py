@@ -171,7 +171,7 @@ async def _accept(
     app.accepted_at = now
     app.status = "accepted"
     for item in items:
-        item.status = "accepted"
+        item.status, item.status_at = "accepted", now
         item.promised_date = rules.promised_date(
             accepted_on=today, working_days=item.matter["promised_limit_working_days"]
         )
@@ -296,7 +296,7 @@ async def supplement(
             )
             item.commitment = {**item.commitment, "fulfilled": fulfilled}
         if item.status == "supplement_requested":
-            item.status = "in_approval"
+            progress.advance_item(item, status="in_approval", at=now)  # later than the request: it applies
         await repo.add_history(
             session,
             application_id=app.id,

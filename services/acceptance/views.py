@@ -59,6 +59,7 @@ async def application_view(session: AsyncSession, *, app: Application) -> Applic
         refusal_reason=app.refusal_reason,
         promised_date=app.promised_date,
         accepted_at=app.accepted_at,
+        correlation_id=app.correlation_id,
         history=[HistoryView(status=h.status, at=h.at, item_id=h.item_id, note=h.note) for h in history],
     )
 
@@ -77,6 +78,7 @@ def summary(app: Application) -> ApplicationSummary:
         applicant_id=masked_id,
         promised_date=app.promised_date,
         created_at=app.created_at,
+        correlation_id=app.correlation_id,
     )
 
 

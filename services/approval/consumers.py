@@ -11,7 +11,9 @@ from shared.handlers import ConsumerSpec, Delivery
 
 async def on_application_accepted(event: ApplicationAccepted, ctx: Delivery[ServiceClock]) -> None:
     """Open one approval task per matter of the accepted application."""
-    await tasks.open_tasks(ctx.session, outbox=ctx.outbox, event=event, clock=ctx.deps)
+    await tasks.open_tasks(
+        ctx.session, outbox=ctx.outbox, event=event, clock=ctx.deps, correlation_id=ctx.correlation_id
+    )
 
 
 async def on_application_supplemented(event: ApplicationSupplemented, ctx: Delivery[ServiceClock]) -> None:

@@ -109,6 +109,7 @@ class Task(Base):
     commitment_deadline: Mapped[date | None] = mapped_column(Date)
     commitment_status: Mapped[str | None] = mapped_column(String(20))  # pending | fulfilled | overdue
     supplement_materials: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    correlation_id: Mapped[str | None] = mapped_column(String(100))  # the application's flow id, shown with the task
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

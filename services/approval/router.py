@@ -71,6 +71,7 @@ def _summary(task: Task, *, as_of: date, warning_days: int) -> dict:
         "clock": deadlines.clock_of(task, as_of=as_of, warning_days=warning_days),
         "overdue_notified": task.overdue_on is not None,
         "commitment_status": task.commitment_status,
+        "correlation_id": task.correlation_id,
     }
 
 
@@ -381,6 +382,7 @@ async def get_application(
         item_ids=application.item_ids,
         status=application.status,
         decided_at=application.decided_at,
+        correlation_id=application.correlation_id,
         members=[
             {
                 "item_id": t.item_id,

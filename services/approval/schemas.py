@@ -155,6 +155,9 @@ class TaskSummary(BaseModel):
     clock: Clock
     overdue_notified: bool
     commitment_status: str | None
+    correlation_id: str | None = Field(
+        default=None, description="The flow's id, from the ticket to the licence (that of application.accepted)."
+    )
 
 
 class TaskRead(TaskSummary):
@@ -192,6 +195,7 @@ class ApplicationRead(BaseModel):
     status: str
     decided_at: datetime | None
     members: list[dict[str, Any]]
+    correlation_id: str | None = Field(default=None, description="The flow's id, from the ticket to the licence.")
 
 
 class SweepResult(BaseModel):

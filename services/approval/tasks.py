@@ -16,9 +16,19 @@ from shared.outbox import Outbox
 
 
 async def open_tasks(
-    session: AsyncSession, *, outbox: Outbox, event: ApplicationAccepted, clock: ServiceClock
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    event: ApplicationAccepted,
+    clock: ServiceClock,
+    correlation_id: str | None = None,
 ) -> list[str]:
-    """One task per item of an accepted application; a repeated application opens nothing twice."""
+    """One task per item of an accepted application; a repeated application opens nothing twice.
+
+    ``correlation_id`` is the flow's (application.accepted's envelope); the application row keeps it
+    for every later approval event, and each task shows it.
+    """
+    correlation_id = correlation_id or context.correlation_id.get()
     await repository.insert_application(
         session,
         values={
@@ -29,9 +39,11 @@ async def open_tasks(
             "bundle_code": event.bundle_code,
             "item_ids": [item.item_id for item in event.items],
             "status": "open",
-            "correlation_id": context.correlation_id.get(),  # the consumer set it from the envelope
+            "correlation_id": correlation_id,
         },
     )
+    # the flow the application row already holds wins (a repeated acceptance under another id changes nothing)
+    flow = await repository.flow_correlation(session, application_id=event.application_id) or correlation_id
     accepted_on = clock.local_date(event.accepted_at)
     opened: list[str] = []
     for item in event.items:
@@ -80,6 +92,7 @@ async def open_tasks(
             "commitment_deadline": commitment.deadline if commitment else None,
             "commitment_status": "pending" if commitment and commitment.materials else None,
             "supplement_materials": [],
+            "correlation_id": flow,
         }
         if not await repository.insert_task(session, values=values):
             continue
@@ -106,6 +119,7 @@ async def open_tasks(
                 at=datetime.now(UTC),
             ),
             hall=event.hall,
+            correlation_id=flow,
         )
         opened.append(task_id)
     await session.flush()

@@ -114,6 +114,7 @@ class Licence(Base):
     canonical: Mapped[str] = mapped_column(Text)  # the exact signed UTF-8 text
     signature: Mapped[str] = mapped_column(String(100))  # base64url Ed25519
     key_id: Mapped[str] = mapped_column(String(32))
+    correlation_id: Mapped[str | None] = mapped_column(String(200))  # the flow's id (not part of the signed text)
 
 
 class NotificationLog(Base):

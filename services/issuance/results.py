@@ -228,6 +228,7 @@ async def _issue_licence(
         canonical=canonical.decode("utf-8"),
         signature=deps.signer.sign(canonical),
         key_id=deps.signer.kid,
+        correlation_id=app.correlation_id,
     )
     session.add(licence)
     return licence

@@ -47,7 +47,7 @@ async def _revoke(
             reason=reason,
             revoked_at=at,
         ),
-        app=None,
+        app=app,  # the flow's id, also when a department's request or a post-check revokes
         deps=deps,
     )
     if app is not None:

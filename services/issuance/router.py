@@ -80,6 +80,7 @@ async def _pickup_view(session: SessionDep, app: Application) -> PickupView:
         collected_hall=app.collected_hall,
         delivery_method=app.delivery_method,
         mail_tracking_no=app.mail_tracking_no,
+        correlation_id=app.correlation_id,
     )
 
 
@@ -194,6 +195,7 @@ def _licence_view(licence: Licence, deps: IssuanceDeps) -> LicenceView:
         signature=licence.signature,
         key_id=licence.key_id,
         qr_payload=library.qr_payload(licence, deps),
+        correlation_id=licence.correlation_id,
     )
 
 
@@ -218,6 +220,7 @@ async def list_licences(
             status=library.effective_status(lic, deps.today()),
             valid_from=lic.valid_from,
             valid_until=lic.valid_until,
+            correlation_id=lic.correlation_id,
         )
         for lic in held
     ]

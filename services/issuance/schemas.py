@@ -87,6 +87,7 @@ class PickupView(BaseModel):
     collected_hall: str | None
     delivery_method: str | None
     mail_tracking_no: str | None
+    correlation_id: str | None = Field(default=None, description="The flow's id, from the ticket to the licence.")
 
 
 class LicenceView(BaseModel):
@@ -110,6 +111,7 @@ class LicenceView(BaseModel):
     signature: str
     key_id: str
     qr_payload: str
+    correlation_id: str | None = Field(default=None, description="The flow's id, from the ticket to the licence.")
 
 
 class LicenceSummary(BaseModel):
@@ -123,6 +125,7 @@ class LicenceSummary(BaseModel):
     status: str
     valid_from: date
     valid_until: date | None
+    correlation_id: str | None = Field(default=None, description="The flow's id, from the ticket to the licence.")
 
 
 class VerificationView(BaseModel):

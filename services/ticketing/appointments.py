@@ -111,7 +111,12 @@ async def cancel(session: AsyncSession, *, appointment_id: uuid.UUID, principal:
 
 
 async def check_in(
-    session: AsyncSession, *, outbox: Outbox, appointment_id: uuid.UUID, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    appointment_id: uuid.UUID,
+    correlation_id: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[Appointment, Ticket, int, float | None, bool]:
     """At the kiosk: on time (early/late limits) gives an appointment-priority ticket, late a walk-in one."""
     now = now or datetime.now(UTC)
@@ -135,6 +140,7 @@ async def check_in(
         channel="appointment",
         priority=tickets.PRIORITY_APPOINTMENT if on_time else tickets.PRIORITY_NORMAL,
         appointment_id=appointment.id,
+        correlation_id=correlation_id,
         now=now,
     )
     appointment.status, appointment.ticket_id = "checked_in", ticket.id

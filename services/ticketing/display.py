@@ -1,6 +1,4 @@
-"""What the hall shows the public: queue status per zone and matter, window pads, the call board."""
-
-from datetime import datetime
+"""What the hall shows the public: queue status per zone and matter, window pads (the call board: board.py)."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,10 +65,3 @@ async def window_pad(session: AsyncSession, *, hall: str, window: str) -> tuple[
     if row is None:
         raise NotFound(f"window {window} does not exist in hall {hall}")
     return row, await repo.current_ticket(session, hall=hall, window=window)
-
-
-async def calls_since(
-    session: AsyncSession, *, hall: str, after: datetime | None, limit: int = 50
-) -> list[Ticket]:
-    """Calls of the hall after ``after`` (the latest ``limit`` when None), oldest first, for the board."""
-    return await repo.calls_since(session, hall=hall, after=after, limit=limit)

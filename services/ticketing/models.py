@@ -5,6 +5,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -116,7 +117,6 @@ class Ticket(Base):
             "ix_tickets_queue", "hall", "priority", "queue_at", postgresql_where=text("status = 'waiting'")
         ),
         Index("ix_tickets_hall_day", "hall", "business_day"),
-        Index("ix_tickets_called", "hall", "last_called_at"),
         Index("ix_tickets_served", "hall", "zone", "finished_at", postgresql_where=text("status = 'served'")),
         Index("ix_tickets_busy", "hall", "window", postgresql_where=text("status = 'called'")),
     )
@@ -150,6 +150,39 @@ class Ticket(Base):
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The flow's id, fixed when the ticket is issued (the caller's X-Correlation-ID, else the ticket id):
+    # every event of the ticket carries it, and acceptance adopts it for the application opened from it.
+    correlation_id: Mapped[str] = mapped_column(String(100))
+
+
+class BoardCounter(Base):
+    """The last call-board position handed out in a hall.
+
+    Taken with UPDATE ... RETURNING in the calling transaction, so the row lock is held until commit:
+    positions of one hall are handed out in commit order, and a board that has shown position n has
+    already seen every call committed before it (call times, stamped before commit, are not ordered so).
+    """
+
+    __tablename__ = "board_counters"
+
+    hall: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BoardCall(Base):
+    """One call (or recall) as display boards show it, at its commit-ordered position in the hall."""
+
+    __tablename__ = "board_calls"
+
+    hall: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    number: Mapped[str] = mapped_column(String(12))
+    zone: Mapped[str] = mapped_column(String(8))
+    window: Mapped[str] = mapped_column(String(40))
+    matter_code: Mapped[str] = mapped_column(String(40))
+    called_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recall: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Slot(Base):

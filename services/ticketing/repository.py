@@ -9,7 +9,18 @@ from sqlalchemy import and_, case, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ticketing.models import Appointment, DayCounter, Hall, Matter, Slot, Ticket, Window, Zone
+from services.ticketing.models import (
+    Appointment,
+    BoardCall,
+    BoardCounter,
+    DayCounter,
+    Hall,
+    Matter,
+    Slot,
+    Ticket,
+    Window,
+    Zone,
+)
 
 
 async def get_hall(session: AsyncSession, *, code: str) -> Hall | None:
@@ -139,13 +150,36 @@ async def recent_service_minutes(session: AsyncSession, *, hall: str, zone: str,
     return [float(v) for v in (await session.execute(query)).scalars()]
 
 
-async def calls_since(session: AsyncSession, *, hall: str, after: datetime | None, limit: int = 50) -> list[Ticket]:
-    """Tickets called (or recalled) in ``hall`` after ``after`` (the latest ``limit`` when None), oldest first."""
-    query = select(Ticket).where(Ticket.hall == hall, Ticket.last_called_at.is_not(None))
+async def next_board_position(session: AsyncSession, *, hall: str) -> int:
+    """Take the hall's next board position; the counter row stays locked until this transaction ends,
+    so a hall's positions are handed out (and become visible) in commit order."""
+    statement = (
+        insert(BoardCounter)
+        .values(hall=hall, last=1)
+        .on_conflict_do_update(index_elements=[BoardCounter.hall], set_={"last": BoardCounter.last + 1})
+        .returning(BoardCounter.last)
+    )
+    return (await session.execute(statement)).scalar_one()
+
+
+async def add_board_call(session: AsyncSession, *, values: dict[str, Any]) -> None:
+    """Record one call at its board position."""
+    session.add(BoardCall(**values))
+
+
+async def board_position(session: AsyncSession, *, hall: str) -> int:
+    """The last committed board position of ``hall`` (0 before its first call)."""
+    query = select(BoardCounter.last).where(BoardCounter.hall == hall)
+    return (await session.execute(query)).scalar() or 0
+
+
+async def board_calls(session: AsyncSession, *, hall: str, after: int | None, limit: int = 50) -> list[BoardCall]:
+    """Board entries of ``hall`` after position ``after`` (the latest ``limit`` when None), oldest first."""
+    query = select(BoardCall).where(BoardCall.hall == hall)
     if after is None:
-        rows = (await session.execute(query.order_by(Ticket.last_called_at.desc()).limit(limit))).scalars().all()
+        rows = (await session.execute(query.order_by(BoardCall.seq.desc()).limit(limit))).scalars().all()
         return list(reversed(rows))
-    query = query.where(Ticket.last_called_at > after).order_by(Ticket.last_called_at).limit(limit)
+    query = query.where(BoardCall.seq > after).order_by(BoardCall.seq).limit(limit)
     return list((await session.execute(query)).scalars())
 
 

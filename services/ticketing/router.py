@@ -4,14 +4,14 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from services.ticketing import appointments, display, halls, hours, statistics, tickets
+from services.ticketing import appointments, board, display, halls, hours, statistics, tickets
 from services.ticketing.models import Appointment, Slot, Ticket, Window
 from services.ticketing.schemas import (
     AppointmentOut,
@@ -36,6 +36,7 @@ from services.ticketing.schemas import (
     ZoneIn,
 )
 from shared.auth import Principal, Role, public, require
+from shared.observability import CORRELATION_HEADER
 from shared.service_app import RuntimeDep, SessionDep
 
 router = APIRouter(tags=["ticketing"])
@@ -45,13 +46,21 @@ HallAdmin = Annotated[Principal, require(Role.HALL_ADMIN)]
 WindowStaff = Annotated[Principal, require(*WINDOW_ROLES)]
 Applicant = Annotated[Principal, require(Role.APPLICANT)]
 DISPLAY_PAGE = Path(__file__).resolve().parent / "display.html"
+BOARD_BATCH = 50  # board entries read per poll
+
+
+def caller_correlation(request: Request) -> str | None:
+    """The X-Correlation-ID the caller sent, if any (the middleware makes one up for every request,
+    but only one the caller chose should name a whole flow)."""
+    value = (request.headers.get(CORRELATION_HEADER) or "").strip()
+    return value[:100] or None
 
 
 def ticket_out(ticket: Ticket, *, position: int | None = None, minutes: float | None = None) -> TicketOut:
     return TicketOut(
         id=ticket.id, hall=ticket.hall, zone=ticket.zone, number=ticket.number, matter_code=ticket.matter_code,
         channel=ticket.channel, priority=ticket.priority, status=ticket.status, issued_at=ticket.issued_at,
-        window=ticket.window, position=position, estimated_wait_minutes=minutes,
+        window=ticket.window, position=position, estimated_wait_minutes=minutes, correlation_id=ticket.correlation_id,
     )
 
 
@@ -211,11 +220,13 @@ async def finish(ticket_id: uuid.UUID, body: Finish, session: SessionDep, runtim
 
 
 @router.post("/halls/{hall}/tickets", status_code=201, dependencies=[public()], tags=["public"])
-async def take_ticket(hall: str, body: TakeTicket, session: SessionDep, runtime: RuntimeDep) -> TicketOut:
-    """Take a number for a matter (kiosk or web); answers position and estimated wait."""
+async def take_ticket(hall: str, body: TakeTicket, session: SessionDep, runtime: RuntimeDep,
+                      request: Request) -> TicketOut:
+    """Take a number for a matter (kiosk or web); answers position and estimated wait. The ticket's
+    ``correlation_id`` is the request's X-Correlation-ID if one was sent, else the ticket id."""
     ticket, position, minutes = await tickets.take(
         session, outbox=runtime.outbox, hall_code=hall, matter_code=body.matter_code, channel=body.channel,
-        green_channel=body.green_channel,
+        green_channel=body.green_channel, correlation_id=caller_correlation(request),
     )
     return ticket_out(ticket, position=position, minutes=minutes)
 
@@ -256,38 +267,42 @@ async def display_stream(
     hall: str, request: Request, runtime: RuntimeDep,
     limit: Annotated[int | None, Query(ge=1, le=10000, description="Close after this many calls (tests).")] = None,
     backlog: Annotated[int, Query(ge=0, le=50)] = 10,
+    last_event_id: Annotated[int | None, Header(
+        ge=0, description="The last board position shown (an EventSource sends it when it reconnects): "
+        "the stream goes on after it, without the backlog.")] = None,
 ) -> StreamingResponse:
-    """Server-Sent Events: every call in the hall (the latest ``backlog`` first), for display boards."""
+    """Server-Sent Events: every call and recall in the hall exactly once, in commit order (the latest
+    ``backlog`` first); each event's id is its board position."""
     async with runtime.sessionmaker() as session:
         names = {w.code: w.name for w in await halls.list_windows(session, hall=hall)}
+        latest = await board.position(session, hall=hall)
     poll = getattr(runtime.settings, "display_poll_seconds", 1.0)
+    # An id ahead of the hall's board comes from before a database reset: start afresh.
+    resume = last_event_id if last_event_id is not None and last_event_id <= latest else None
 
     async def events() -> AsyncIterator[str]:
-        sent, cursor = 0, datetime.now(UTC) - timedelta(hours=24)
-        first = True
+        sent, cursor = 0, resume
         yield "retry: 3000\n\n"
         while True:
             async with runtime.sessionmaker() as session:
-                if first:
-                    rows = (await display.calls_since(session, hall=hall, after=None, limit=backlog)
-                            if backlog else [])
-                    first = False
-                    cursor = max([r.last_called_at for r in rows if r.last_called_at] + [datetime.now(UTC)])
+                if cursor is None:
+                    rows = await board.calls_after(session, hall=hall, after=None, limit=backlog) if backlog else []
+                    cursor = rows[-1].seq if rows else latest
                 else:
-                    rows = await display.calls_since(session, hall=hall, after=cursor)
+                    rows = await board.calls_after(session, hall=hall, after=cursor, limit=BOARD_BATCH)
             for row in rows:
-                assert row.last_called_at is not None
-                cursor = max(cursor, row.last_called_at)
-                call = CallOut(ticket_id=row.id, number=row.number, zone=row.zone, window=row.window or "",
-                               window_name=names.get(row.window or "", ""), matter_code=row.matter_code,
-                               called_at=row.last_called_at)
-                yield f"id: {row.last_called_at.isoformat()}\nevent: call\ndata: {call.model_dump_json()}\n\n"
+                cursor = row.seq
+                call = CallOut(seq=row.seq, ticket_id=row.ticket_id, number=row.number, zone=row.zone,
+                               window=row.window, window_name=names.get(row.window, ""),
+                               matter_code=row.matter_code, called_at=row.called_at, recall=row.recall)
+                yield f"id: {row.seq}\nevent: call\ndata: {call.model_dump_json()}\n\n"
                 sent += 1
                 if limit is not None and sent >= limit:
                     return
             if await request.is_disconnected():
                 return
-            await asyncio.sleep(poll)
+            if len(rows) < BOARD_BATCH:  # caught up; a full batch means more are waiting
+                await asyncio.sleep(poll)
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -338,10 +353,11 @@ async def cancel(appointment_id: uuid.UUID, session: SessionDep, principal: Appl
 
 
 @router.post("/appointments/{appointment_id}/check-in", dependencies=[public()], tags=["appointments"])
-async def check_in(appointment_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> CheckInOut:
+async def check_in(appointment_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
+                   request: Request) -> CheckInOut:
     """Check in at the kiosk (scan of the booking code): on time gives priority, late a walk-in ticket."""
     appointment, ticket, position, minutes, on_time = await appointments.check_in(
-        session, outbox=runtime.outbox, appointment_id=appointment_id
+        session, outbox=runtime.outbox, appointment_id=appointment_id, correlation_id=caller_correlation(request)
     )
     return CheckInOut(appointment=appointment_out(appointment), ticket=ticket_out(ticket, position=position,
                                                                                    minutes=minutes), on_time=on_time)

@@ -124,6 +124,11 @@ class TicketOut(BaseModel):
     window: str | None = None
     position: int | None = Field(default=None, description="1 = next to be called (while waiting).")
     estimated_wait_minutes: float | None = None
+    correlation_id: str = Field(
+        description="The flow's id, from the ticket to the licence: the take-ticket request's X-Correlation-ID "
+        "if it sent one, else the ticket id. Every event of the ticket and of the application opened from it "
+        "carries it."
+    )
 
 
 class CallNext(_Request):
@@ -148,6 +153,7 @@ class Rating(_Request):
 class CallOut(BaseModel):
     """One call, as a display board shows it."""
 
+    seq: int = Field(description="Commit-ordered position on the hall's board (also the SSE event id).")
     ticket_id: uuid.UUID
     number: str
     zone: str
@@ -155,6 +161,7 @@ class CallOut(BaseModel):
     window_name: str = ""
     matter_code: str
     called_at: datetime
+    recall: bool = False
 
 
 class PadOut(BaseModel):

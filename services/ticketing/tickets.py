@@ -6,7 +6,7 @@ from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ticketing import catalog, halls, hours, routing
+from services.ticketing import board, catalog, halls, hours, routing
 from services.ticketing import repository as repo
 from services.ticketing.models import Ticket, Window
 from shared.auth import Principal
@@ -40,9 +40,14 @@ async def take(
     green_channel: bool = False,
     priority: int | None = None,
     appointment_id: uuid.UUID | None = None,
+    correlation_id: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Ticket, int, float | None]:
-    """Issue a number for a matter, routed to the zone with the least expected wait."""
+    """Issue a number for a matter, routed to the zone with the least expected wait.
+
+    ``correlation_id`` is the caller's own (X-Correlation-ID), if it sent one; otherwise the flow is
+    named after the ticket. Either way it is fixed here and carried to the licence.
+    """
     now = now or datetime.now(UTC)
     hall = await halls.require_hall(session, code=hall_code)
     if not hours.is_open(hall, now):
@@ -58,8 +63,9 @@ async def take(
     )
     day = hours.business_day(now)
     seq = await repo.next_number(session, hall=hall_code, zone=zone, day=day)
+    ticket_id = uuid7()
     ticket = Ticket(
-        id=uuid7(),
+        id=ticket_id,
         hall=hall_code,
         zone=zone,
         business_day=day,
@@ -77,6 +83,7 @@ async def take(
         no_shows=0,
         transfers=[],
         appointment_id=appointment_id,
+        correlation_id=correlation_id or str(ticket_id),
     )
     session.add(ticket)
     await session.flush()
@@ -93,6 +100,7 @@ async def take(
             issued_at=now,
         ),
         hall=hall_code,
+        correlation_id=ticket.correlation_id,
     )
     return ticket, ahead + 1, minutes
 
@@ -183,7 +191,8 @@ async def call_next(
     ticket.first_called_at = ticket.first_called_at or now
     ticket.last_called_at, ticket.call_count = now, ticket.call_count + 1
     await session.flush()
-    await outbox.add(session, _called(ticket, window, now), hall=hall)
+    await outbox.add(session, _called(ticket, window, now), hall=hall, correlation_id=ticket.correlation_id)
+    await board.announce(session, ticket=ticket, window=window, called_at=now, recall=False)
     return ticket
 
 
@@ -220,7 +229,10 @@ async def recall(
     ticket, window = await held(session, ticket_id=ticket_id, principal=principal)
     ticket.last_called_at, ticket.call_count = now, ticket.call_count + 1
     await session.flush()
-    await outbox.add(session, _called(ticket, window, now, recall=True), hall=ticket.hall)
+    await outbox.add(
+        session, _called(ticket, window, now, recall=True), hall=ticket.hall, correlation_id=ticket.correlation_id
+    )
+    await board.announce(session, ticket=ticket, window=window, called_at=now, recall=True)
     return ticket
 
 
@@ -251,6 +263,7 @@ async def no_show(
             at=now,
         ),
         hall=ticket.hall,
+        correlation_id=ticket.correlation_id,
     )
     return ticket
 
@@ -303,6 +316,7 @@ async def transfer(
             at=now,
         ),
         hall=ticket.hall,
+        correlation_id=ticket.correlation_id,
     )
     return ticket
 
@@ -328,6 +342,7 @@ async def park(
             at=now,
         ),
         hall=ticket.hall,
+        correlation_id=ticket.correlation_id,
     )
     return ticket
 
@@ -355,7 +370,10 @@ async def resume(
     ticket.status, ticket.window, ticket.staff_id = "called", window.code, window.staff_id
     ticket.last_called_at, ticket.call_count = now, ticket.call_count + 1
     await session.flush()
-    await outbox.add(session, _called(ticket, window, now, recall=True), hall=ticket.hall)
+    await outbox.add(
+        session, _called(ticket, window, now, recall=True), hall=ticket.hall, correlation_id=ticket.correlation_id
+    )
+    await board.announce(session, ticket=ticket, window=window, called_at=now, recall=True)
     return ticket
 
 
@@ -393,6 +411,7 @@ async def finish(
             served_at=now,
         ),
         hall=ticket.hall,
+        correlation_id=ticket.correlation_id,
     )
     return ticket
 
@@ -427,5 +446,6 @@ async def rate(
             at=now,
         ),
         hall=ticket.hall,
+        correlation_id=ticket.correlation_id,
     )
     return ticket

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from services.ticketing import display
+from services.ticketing import board
 from tests.ticketing.conftest import HallKit, new_hall
 
 
@@ -54,7 +54,7 @@ async def test_the_pad_shows_the_clerk_and_the_number_being_served(hall: HallKit
     assert (await hall.client.get(f"/halls/{hall.code}/windows/B01/pad")).json()["ticket"] is None
 
 
-async def test_the_board_reads_calls_oldest_first_after_a_cursor(hall: HallKit, tk) -> None:
+async def test_the_board_reads_calls_oldest_first_after_a_position(hall: HallKit, tk) -> None:
     called = []
     for _ in range(2):
         await hall.take("RS-001")
@@ -63,15 +63,16 @@ async def test_the_board_reads_calls_oldest_first_after_a_cursor(hall: HallKit, 
         await hall.act("B01", got["id"], "finish", {"outcome": "completed"})
     runtime = tk.app.state.runtime
     async with runtime.sessionmaker() as session:
-        latest = await display.calls_since(session, hall=hall.code, after=None, limit=1)
-        assert [t.id for t in latest] == called[-1:]
-        backlog = await display.calls_since(session, hall=hall.code, after=None, limit=50)
-        assert [t.id for t in backlog][-2:] == called
-        assert [t.last_called_at for t in backlog] == sorted(t.last_called_at for t in backlog)
-        first = next(t for t in backlog if t.id == called[0])
-        assert [
-            t.id for t in await display.calls_since(session, hall=hall.code, after=first.last_called_at)
-        ] == [called[1]]
+        latest = await board.calls_after(session, hall=hall.code, after=None, limit=1)
+        assert [c.ticket_id for c in latest] == called[-1:]
+        backlog = await board.calls_after(session, hall=hall.code, after=None, limit=50)
+        assert [c.ticket_id for c in backlog][-2:] == called
+        assert [c.seq for c in backlog] == sorted(c.seq for c in backlog)
+        assert backlog[-1].seq == await board.position(session, hall=hall.code)
+        first = next(c for c in backlog if c.ticket_id == called[0])
+        assert [c.ticket_id for c in await board.calls_after(session, hall=hall.code, after=first.seq)] == [
+            called[1]
+        ]
     assert (
         await hall.client.get("/halls/NO-SUCH-HALL/display/stream", params={"limit": 1})
     ).status_code == 404
