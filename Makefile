@@ -16,7 +16,7 @@ STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 LINT_PATHS := shared services tests benchmarks
 
-.PHONY: run test test-fast install lock lint fmt migrate revision events bench mint-token dlq-replay clean python
+.PHONY: run test test-fast install lock lint fmt migrate revision events bench mint-token dlq-replay dlq-list clean python
 
 # A changed pyproject.toml or lock reinstalls; the interpreter's own pip installs exactly the lock.
 $(STAMP): pyproject.toml $(LOCK)
@@ -57,8 +57,12 @@ bench: $(STAMP) ## benchmarks that print figures (not part of make test)
 mint-token: $(STAMP) ## a dev token: make mint-token ARGS="--role clerk --hall ZS-CITY"
 	$(PY) -m shared mint-token $(ARGS)
 
-dlq-replay: $(STAMP) ## replay a dead-letter topic: make dlq-replay GROUP=approval
+dlq-replay: $(STAMP) ## replay one group's dead letters to that group only: make dlq-replay GROUP=approval
+	@test -n "$(GROUP)" || { echo "usage: make dlq-replay GROUP=<consumer group> (make dlq-list names them)" >&2; exit 2; }
 	$(PY) -m shared dlq replay $(GROUP)
+
+dlq-list: $(STAMP) ## every consumer group's dead letters; one group's newest: make dlq-list GROUP=approval
+	$(PY) -m shared dlq $(if $(GROUP),show $(GROUP),list)
 
 lint: $(STAMP) ## ruff over the code and tests, mypy over shared and services (not part of make test)
 	@status=0; \

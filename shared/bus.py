@@ -2,60 +2,96 @@
 
 import asyncio
 import contextlib
+import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.protocol.metadata import MetadataRequest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential, wait_fixed
 
 from shared import context, db
 from shared.events import STREAMS, Envelope
+from shared.events.envelope import uuid7
 from shared.handlers import ConsumerSpec, Delivery
 from shared.inbox import Inbox
-from shared.observability import DEAD_LETTERED, EVENTS_HANDLED, EVENTS_SKIPPED, get_logger
-from shared.outbox import Outbox
+from shared.observability import CONSUMER_LAG, DEAD_LETTERED, EVENTS_HANDLED, EVENTS_SKIPPED, get_logger
+from shared.outbox import Delivered, Outbox
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
 
+# Topics are created on purpose only (``ensure_topics``: configured partitions, the lifetime topic's single
+# partition). aiokafka asks every metadata request to auto-create unknown topics; the embedded broker then
+# creates a four-partition topic of its own when a client asks first after a restart, and the two versions
+# of the topic disagree (consumers were seen reading an empty one while the data sat in the other).
+# Apache Kafka deployments disable auto-creation anyway (auto.create.topics.enable=false).
+MetadataRequest.__init__.__defaults__ = (None, False)
+
+
+# A dead letter replayed to its shared topic carries this header: only the named group applies it.
+REPLAY_FOR_HEADER = "onewindow-replay-for"
+
+
+def _header(message: ConsumerRecord, name: str) -> str | None:
+    for key, value in message.headers or ():
+        if key == name:
+            return value.decode(errors="replace")
+    return None
+
+
+# The first record of this one-partition topic names the broker's lifetime: a broker that lost its log
+# (the embedded one after any restart, a rebuilt cluster) has none, and the first relay to look writes one.
+LIFETIME_STREAM = "onewindow.broker-lifetime"
+
 
 class KafkaBus:
-    """One producer per process, created lazily and recreated after a failure."""
+    """One producer per process, created lazily and recreated after a failure; and a group-less probe
+    that reads the broker lifetime marker and partition ends."""
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self._producer: AIOKafkaProducer | None = None
+        self._probe: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
+        self._probe_lock = asyncio.Lock()
+        self.epoch: str | None = None  # the broker lifetime last read (consumers re-read from the start on a change)
 
     @property
     def bootstrap(self) -> str:
         return self.settings.kafka_bootstrap
+
+    @property
+    def lifetime_topic(self) -> str:
+        return self.settings.topic(LIFETIME_STREAM)
 
     def all_topics(self, extra: tuple[str, ...] = ()) -> list[str]:
         """Every stream topic (prefixed) plus ``extra``."""
         return [self.settings.topic(s) for s in STREAMS] + list(extra)
 
     async def ensure_topics(self, names: list[str]) -> None:
-        """Create missing topics with the configured partitions; existing ones are left alone."""
+        """Create missing topics with the configured partitions (the lifetime topic: one partition, kept for
+        ever); existing ones are left alone."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
         await asyncio.wait_for(admin.start(), 10)
         try:
             existing = set(await admin.list_topics())
             missing = [n for n in names if n not in existing]
             if missing:
-                await admin.create_topics(
-                    [
-                        NewTopic(n, self.settings.topic_partitions, self.settings.topic_replication)
-                        for n in missing
-                    ]
-                )
+                await admin.create_topics([self._new_topic(n) for n in missing])
                 log.info("topics created", topics=missing)
         finally:
             await admin.close()
+
+    def _new_topic(self, name: str) -> NewTopic:
+        if name == self.lifetime_topic:
+            return NewTopic(name, 1, self.settings.topic_replication, topic_configs={"retention.ms": "-1"})
+        return NewTopic(name, self.settings.topic_partitions, self.settings.topic_replication)
 
     async def producer(self) -> AIOKafkaProducer:
         """The started producer, (re)creating it and the topics if needed."""
@@ -70,7 +106,7 @@ class KafkaBus:
                 )
                 try:
                     await asyncio.wait_for(producer.start(), 10)
-                    await self.ensure_topics(self.all_topics())
+                    await self.ensure_topics(self.all_topics((self.lifetime_topic,)))
                 except BaseException:
                     await _quiet_stop(producer)
                     raise
@@ -83,20 +119,89 @@ class KafkaBus:
                 await _quiet_stop(self._producer)
                 self._producer = None
 
-    async def send(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
+    async def send(
+        self,
+        topic: str,
+        key: str,
+        value: bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+        *,
+        partition: int | None = None,
+    ) -> Delivered:
         """Send and wait for the broker's acknowledgement; on failure the producer is rebuilt."""
         producer = await self.producer()
         try:
-            await asyncio.wait_for(
-                producer.send_and_wait(topic, value, key=key.encode(), headers=headers), 15
+            metadata = await asyncio.wait_for(
+                producer.send_and_wait(topic, value, key=key.encode(), headers=headers, partition=partition), 15
             )
         except BaseException:
             await self._reset()
             raise
+        return Delivered(metadata.partition, metadata.offset)
 
     async def publish(self, envelope: Envelope, *, stream: str) -> None:
         """Send an envelope as is to ``stream``'s topic (tools and tests; services use the outbox)."""
         await self.send(self.settings.topic(stream), envelope.key, envelope.model_dump_json().encode())
+
+    async def probe(self) -> AIOKafkaConsumer:
+        """A started consumer outside any group, for reading offsets and the lifetime marker."""
+        async with self._probe_lock:
+            if self._probe is None:
+                probe = AIOKafkaConsumer(
+                    bootstrap_servers=self.bootstrap, enable_auto_commit=False, request_timeout_ms=10000,
+                    metadata_max_age_ms=5000,
+                )
+                try:
+                    await asyncio.wait_for(probe.start(), 10)
+                except BaseException:
+                    await _quiet_stop(probe)
+                    raise
+                self._probe = probe
+            return self._probe
+
+    async def _reset_probe(self) -> None:
+        async with self._probe_lock:
+            if self._probe is not None:
+                await _quiet_stop(self._probe)
+                self._probe = None
+
+    async def broker_epoch(self) -> str:
+        """The broker lifetime's id: the first record of the lifetime topic, written if there is none."""
+        tp = TopicPartition(self.lifetime_topic, 0)
+        producer = await self.producer()
+        wanted = self.all_topics((self.lifetime_topic,))
+        metadata = await asyncio.wait_for(producer.client.fetch_all_metadata(), 10)
+        if metadata is None or not set(wanted) <= metadata.topics():
+            await self.ensure_topics(wanted)  # a broker that restarted empty has none of them
+        try:
+            for _ in range(3):
+                probe = await self.probe()
+                probe.assign([tp])
+                await asyncio.wait_for(probe.seek_to_beginning(tp), 10)
+                records = (await asyncio.wait_for(probe.getmany(tp, timeout_ms=1000, max_records=1), 10)).get(tp)
+                if records:
+                    self.epoch = str(json.loads(records[0].value)["epoch"])
+                    return self.epoch
+                marker = {"epoch": uuid7().hex, "written_by": self.settings.service_name,
+                          "at": datetime.now(UTC).isoformat()}
+                await self.send(self.lifetime_topic, "lifetime", json.dumps(marker).encode(), partition=0)
+        except BaseException:
+            await self._reset_probe()
+            raise
+        raise RuntimeError("the broker lifetime marker could not be read back")
+
+    async def end_offsets(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The end offset of each ``(topic, partition)`` the broker's metadata knows (others are left out: a
+        topic just created may not be in it yet, and a deleted one is recreated, empty, by the producer)."""
+        cluster = (await self.producer()).client.cluster  # the producer's metadata knows what it sent to
+        known = [TopicPartition(t, p) for t, p in partitions if p in (cluster.partitions_for_topic(t) or ())]
+        probe = await self.probe()
+        try:
+            ends = await asyncio.wait_for(probe.end_offsets(known), 10) if known else {}
+        except BaseException:
+            await self._reset_probe()
+            raise
+        return {(tp.topic, tp.partition): end for tp, end in ends.items()}
 
     async def ping(self, *, timeout: float = 3.0) -> None:
         """Raise unless the broker answers a metadata request in time."""
@@ -111,6 +216,7 @@ class KafkaBus:
 
     async def stop(self) -> None:
         await self._reset()
+        await self._reset_probe()
 
 
 async def _quiet_stop(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
@@ -154,22 +260,23 @@ class EventConsumer:
         self.service = service
         self.running = False
         self.last_error: str | None = None
+        self.draining = False  # set on shutdown: stop once the partitions' ends are reached
+        self.caught_up = asyncio.Event()
+        self._epoch: str | None = None  # the broker lifetime this consumer's positions belong to
+        self._from_start = False  # after a lifetime change: seek to the start once partitions are assigned
 
     @property
     def dlq_topic(self) -> str:
         return self.settings.dlq_topic(self.group)
 
     async def run(self) -> None:
-        """Consume forever: connect (retrying with backoff), consume until the broker is lost, repeat."""
-        while True:
+        """Consume until drained: connect (retrying with backoff), consume until the broker is lost, repeat."""
+        while not self.caught_up.is_set() and not (self.draining and not self.running):
             consumer = await self._connect()
+            if consumer is None:
+                return  # asked to drain while the broker was away: nothing to catch up with
             try:
-                while True:
-                    batch = await consumer.getmany(timeout_ms=500, max_records=200)
-                    for tp, messages in batch.items():
-                        for message in messages:
-                            await self.handle(message)
-                        await consumer.commit({tp: messages[-1].offset + 1})
+                await self._consume(consumer)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -178,8 +285,47 @@ class EventConsumer:
             finally:
                 await _quiet_stop(consumer)
 
-    async def _connect(self) -> AIOKafkaConsumer:
-        """A started consumer of the group's topics; retries with backoff, one log line per failure kind."""
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        next_lag = 0.0
+        while True:
+            if self.bus.epoch is not None and self.bus.epoch != self._epoch:
+                self._from_start = self._epoch is not None
+                self._epoch = self.bus.epoch
+            if self._from_start and consumer.assignment():
+                # The broker lost its log: positions of the old lifetime would skip what was published since
+                # the restart. Every partition of the new log is read from its start; the inbox drops repeats.
+                await consumer.seek_to_beginning(*consumer.assignment())
+                self._from_start = False
+                log.warning("broker lifetime changed; reading the partitions from their start", group=self.group)
+            batch = await consumer.getmany(timeout_ms=200 if self.draining else 500, max_records=200)
+            for tp, messages in batch.items():
+                for message in messages:
+                    await self.handle(message)
+                await consumer.commit({tp: messages[-1].offset + 1})
+            if time.monotonic() >= next_lag or (self.draining and not batch):
+                behind = await self._measure_lag(consumer)
+                next_lag = time.monotonic() + 5
+                if self.draining and not batch and behind == 0:
+                    self.caught_up.set()  # everything up to the partitions' ends is handled and committed
+                    log.info("consumer caught up", group=self.group)
+                    return
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> int:
+        """Messages behind the partitions' ends (exported per partition); the sum."""
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return 0
+        ends = await asyncio.wait_for(consumer.end_offsets(assigned), 10)
+        total = 0
+        for tp in assigned:
+            behind = max(ends.get(tp, 0) - await consumer.position(tp), 0)
+            CONSUMER_LAG.labels(self.service, self.spec.group, tp.topic, str(tp.partition)).set(behind)
+            total += behind
+        return total
+
+    async def _connect(self) -> AIOKafkaConsumer | None:
+        """A started consumer of the group's topics; retries with backoff, one log line per failure kind; None
+        when asked to drain meanwhile."""
 
         def _note(state: RetryCallState) -> None:
             error = repr(state.outcome.exception())[:300] if state.outcome else "?"
@@ -191,6 +337,8 @@ class EventConsumer:
             wait=wait_exponential(multiplier=0.5, max=15), retry=retry_if_exception_type(Exception),
             before_sleep=_note,
         ):
+            if self.draining:
+                return None
             with attempt:
                 consumer = AIOKafkaConsumer(
                     *self.topics,
@@ -212,6 +360,10 @@ class EventConsumer:
 
     async def handle(self, message: ConsumerRecord) -> None:
         """Apply one message (or dead-letter it); returns when it needs no more work."""
+        replay_for = _header(message, REPLAY_FOR_HEADER)
+        if replay_for is not None and replay_for != self.group:  # another group's dead letter, replayed
+            EVENTS_SKIPPED.labels(self.service, self.spec.group, "replay-for-another-group").inc()
+            return
         try:
             envelope = Envelope.model_validate_json(message.value)
         except (ValidationError, ValueError) as exc:
@@ -289,70 +441,7 @@ class EventConsumer:
         ):
             with attempt:
                 await self.bus.send(self.dlq_topic, key, message.value, headers=headers)
-        DEAD_LETTERED.labels(self.service, type_).inc()
+        DEAD_LETTERED.labels(self.service, self.spec.group, type_).inc()
 
 
-async def replay_dead_letters(bus: KafkaBus, *, group: str, timeout: float = 60.0) -> int:
-    """Re-publish ``group``'s dead letters to their original topics; returns how many.
-
-    Only messages present when the replay starts are taken (a message that fails again lands
-    after that mark and waits for the next replay); progress is committed, so a second replay
-    does not repeat the first.
-    """
-    dlq = bus.settings.dlq_topic(group)
-    await bus.ensure_topics([dlq])
-    consumer = AIOKafkaConsumer(
-        dlq,
-        bootstrap_servers=bus.bootstrap,
-        group_id=f"{group}.dlq-replay",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    replayed = 0
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    try:
-        while not consumer.assignment():
-            if loop.time() > deadline:
-                raise TimeoutError("no DLQ partitions assigned")
-            await consumer.getmany(timeout_ms=200)  # drives the group join
-        partitions = consumer.assignment()
-        end = await consumer.end_offsets(list(partitions))
-        for tp in partitions:
-            # getmany above may have fetched nothing yet: restart from the committed position
-            committed = await consumer.committed(tp)
-            if committed is None:
-                await consumer.seek_to_beginning(tp)
-            else:
-                consumer.seek(tp, committed)
-        async def unfinished() -> bool:
-            return any([await consumer.position(tp) < end[tp] for tp in partitions])
-
-        while await unfinished():
-            if loop.time() > deadline:
-                raise TimeoutError("DLQ replay did not finish in time")
-            batch = await consumer.getmany(timeout_ms=500)
-            for tp, messages in batch.items():
-                for message in messages:
-                    if message.offset >= end[tp]:
-                        break
-                    headers = dict(message.headers or [])
-                    topic = headers.get("original_topic", b"").decode()
-                    if topic:
-                        key = message.key.decode() if message.key else ""
-                        await bus.send(topic, key, message.value, headers=[("replayed_from", dlq.encode())])
-                        replayed += 1
-                    await consumer.commit({tp: message.offset + 1})
-    finally:
-        await consumer.stop()
-    return replayed
-
-
-def dlq_record(message: ConsumerRecord) -> dict[str, str]:
-    """A DLQ message as a readable dict (for the operator command and tests)."""
-    headers = {k: v.decode(errors="replace") for k, v in (message.headers or [])}
-    return {"key": (message.key or b"").decode(), "value": message.value.decode(errors="replace"), **headers}
-
-
-__all__ = ["EventConsumer", "KafkaBus", "dlq_record", "replay_dead_letters"]
+__all__ = ["REPLAY_FOR_HEADER", "EventConsumer", "KafkaBus"]

@@ -4,7 +4,9 @@ import asyncio
 import json
 import os
 import tempfile
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 from alembic import command
@@ -18,6 +20,7 @@ dlq_app = typer.Typer(help="Dead-letter topics.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def _settings(service: str | None = None) -> ServiceSettings:
@@ -82,19 +85,95 @@ def export_events(docs: Path = typer.Option(ROOT / "docs", help="Folder of async
     typer.echo(f"wrote {asyncapi} and {events}")
 
 
+def _dlq_group(group: str) -> str:
+    """The service that declares consumer group GROUP; an unknown group is refused before any connection."""
+    from shared.dlq import UnknownGroupError, check_group, known_groups
+
+    known = known_groups()
+    try:
+        return known[check_group(group, known=known)]
+    except UnknownGroupError as exc:
+        raise typer.BadParameter(str(exc), param_hint="GROUP") from None
+
+
+def _on_broker(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work``; a broker that cannot be reached is one clear line and exit code 1, not a traceback."""
+    from aiokafka.errors import KafkaConnectionError
+
+    try:
+        return asyncio.run(work)
+    except (KafkaConnectionError, OSError) as exc:
+        typer.echo(f"cannot reach the broker: {exc}", err=True)  # aiokafka's message names the address
+        raise typer.Exit(1) from None
+    except TimeoutError as exc:  # a start that never answered, or a replay past its deadline
+        typer.echo(f"timed out: {exc or 'the broker did not answer in time'}", err=True)
+        raise typer.Exit(1) from None
+
+
 @dlq_app.command("replay")
 def dlq_replay(group: str = typer.Argument(..., help="Consumer group, e.g. approval")) -> None:
-    """Re-publish every message of GROUP's dead-letter topic to its original topic."""
-    from shared.bus import KafkaBus, replay_dead_letters
+    """Re-publish GROUP's dead letters to their original topics; only GROUP applies them again."""
+    from shared.bus import KafkaBus
+    from shared.dlq import ReplayResult, replay_dead_letters
 
-    async def _go() -> int:
-        bus = KafkaBus(_settings())
+    service = _dlq_group(group)
+    settings = _settings(service)  # the owning service's broker and topic prefix
+
+    async def _go() -> ReplayResult:
+        bus = KafkaBus(settings)
         try:
-            return await replay_dead_letters(bus, group=f"{bus.settings.topic_prefix}{group}")
+            return await replay_dead_letters(bus, group=group)
         finally:
             await bus.stop()
 
-    typer.echo(f"replayed {asyncio.run(_go())} message(s)")
+    typer.echo(_on_broker(_go()).summary())
+
+
+@dlq_app.command("list")
+def dlq_list() -> None:
+    """Every consumer group's dead letters: how many, and how many no replay has taken yet."""
+    from shared.bus import KafkaBus
+    from shared.dlq import DlqStatus, dlq_status, known_groups
+
+    async def _go() -> list[tuple[str, str, DlqStatus]]:
+        # Each group through its own service's settings: that is the broker and prefix it uses.
+        return [(group, service, await dlq_status(KafkaBus(_settings(service)), group=group))
+                for group, service in known_groups().items()]
+
+    rows = _on_broker(_go())
+    wg = max(len("group"), *(len(group) for group, _, _ in rows))
+    ws = max(len("service"), *(len(service) for _, service, _ in rows))
+    wt = max(len("topic"), *(len(status.dlq_topic) for _, _, status in rows))
+    typer.echo(f"{'group':<{wg}}  {'service':<{ws}}  {'topic':<{wt}}  dead letters  not replayed")
+    for group, service, status in rows:  # "-": no DLQ topic yet, the group never ran against this broker
+        counts = f"{status.total:>12}  {status.pending:>12}" if status.exists else f"{'-':>12}  {'-':>12}"
+        typer.echo(f"{group:<{wg}}  {service:<{ws}}  {status.dlq_topic:<{wt}}  {counts}")
+
+
+@dlq_app.command("show")
+def dlq_show(
+    group: str = typer.Argument(..., help="Consumer group, e.g. approval"),
+    last: int = typer.Option(10, "--last", "-n", min=1, help="How many of the newest dead letters."),
+) -> None:
+    """GROUP's counts and newest dead letters: type, event id, origin, error (never the payload)."""
+    from shared.bus import KafkaBus
+    from shared.dlq import DlqStatus, dlq_status
+
+    service = _dlq_group(group)
+    settings = _settings(service)
+
+    async def _go() -> DlqStatus:
+        return await dlq_status(KafkaBus(settings), group=group, last=last)
+
+    status = _on_broker(_go())
+    if not status.exists:
+        typer.echo(f"{status.dlq_topic}: no such topic yet (group {group} has dead-lettered nothing)")
+        return
+    typer.echo(f"{status.dlq_topic}: {status.total} dead letter(s), {status.pending} not replayed yet")
+    for letter in status.last:
+        typer.echo(f"  {letter.offset:<8} {letter.failed_at}  {letter.type}  {letter.event_id}  "
+                   f"from {letter.original}")
+        typer.echo(f"           {letter.error}")
 
 
 @app.command("mint-token")

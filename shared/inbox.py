@@ -1,10 +1,11 @@
 """Idempotent consumption: the handled event id is recorded in the handler's own transaction."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, func
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, func, select, tuple_
 from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -16,6 +17,7 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("event_id", UUID(as_uuid=True), primary_key=True),
         Column("type", String(100), nullable=False),
         Column("handled_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index("ix_inbox_handled_at", "handled_at"),  # pruning after the retention window
     )
 
 
@@ -34,3 +36,21 @@ class Inbox:
             .returning(self.table.c.event_id)
         )
         return result.first() is not None
+
+
+async def prune_handled(
+    sessionmaker: async_sessionmaker[AsyncSession], table: Table, *, older_than: timedelta, batch: int = 5000
+) -> int:
+    """Forget ids handled longer ago than ``older_than``, ``batch`` at a time. The inbox must outlive the
+    producers' outbox retention: an event re-sent after a broker loss is still recognised."""
+    cutoff = datetime.now(UTC) - older_than
+    total = 0
+    key = tuple_(table.c.consumer, table.c.event_id)
+    while True:
+        async with sessionmaker() as session, session.begin():
+            oldest = select(table.c.consumer, table.c.event_id).where(table.c.handled_at < cutoff).limit(batch)
+            result = await session.execute(table.delete().where(key.in_(oldest)))
+            gone = getattr(result, "rowcount", 0) or 0
+        total += gone
+        if gone < batch:
+            return total

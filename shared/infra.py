@@ -22,7 +22,7 @@ import asyncpg
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: receive SIGTERM when the process that started it dies (Linux), so a killed
     test run or stack never leaves an orphaned broker behind."""
     with contextlib.suppress(OSError):  # not Linux: no such guarantee
@@ -103,7 +103,7 @@ class EmbeddedBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the stack, which then stops the broker last
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         # A plain poll, not tenacity: nothing fails and is retried here, the loop watches two conditions
         # (port open, process alive) against one deadline, and a retry policy would only obscure that.

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import structlog
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,7 +35,22 @@ EVENTS_SKIPPED = Counter(
     "Events on a consumed stream that the group has no handler for",
     ["service", "group", "type"],
 )
-DEAD_LETTERED = Counter("onewindow_events_dead_lettered_total", "Events sent to a DLQ", ["service", "type"])
+DEAD_LETTERED = Counter(
+    "onewindow_events_dead_lettered_total", "Events sent to a DLQ", ["service", "group", "type"]
+)
+OUTBOX_BACKLOG = Gauge("onewindow_outbox_backlog", "Outbox rows waiting for the relay", ["service"])
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "onewindow_outbox_oldest_unpublished_seconds", "Age of the oldest unpublished outbox row", ["service"]
+)
+OUTBOX_REPUBLISHED = Counter(
+    "onewindow_outbox_republished_total",
+    "Outbox rows queued again because the broker lost them (reason: broker_lifetime, partition_truncated)",
+    ["service", "reason"],
+)
+CONSUMER_LAG = Gauge(
+    "onewindow_consumer_lag", "Messages behind the partition's end", ["service", "group", "topic", "partition"]
+)
+PRUNED = Counter("onewindow_backbone_pruned_total", "Outbox and inbox rows pruned after retention", ["service", "table"])
 
 
 def _add_context(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:

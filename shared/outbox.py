@@ -1,27 +1,40 @@
 """Transactional outbox: events are rows written with the state change; a relay publishes them.
 
-The relay takes unpublished rows with ``FOR UPDATE SKIP LOCKED`` (replicas share the work, none
-publishes a row twice while holding it), sends each to Kafka with the aggregate id as key, and marks
-it published in the same transaction. If the broker is down the transaction rolls back and the relay
+Acknowledged is not done. The relay records where each event went (broker lifetime, partition, offset)
+and keeps the row for a retention window. It checks the broker every few seconds: a new broker lifetime
+(the marker record at the start of the lifetime topic changed: the embedded broker restarted empty, or a
+cluster was rebuilt) or a partition whose end fell behind what it acknowledged (a topic deleted or
+truncated) puts every row the broker may have lost back in the queue. Consumers dedupe by event id.
+
+One relay of a service publishes at a time (a transaction-level advisory lock; replicas wait their turn),
+so one aggregate's events leave in outbox order. If the broker is down the batch rolls back and the relay
 retries with exponential backoff (tenacity); rows stay until they are sent.
 """
 
 import asyncio
 import contextlib
 import json
-from datetime import UTC, datetime
-from typing import Protocol
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     DateTime,
     Identity,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
     Text,
+    and_,
+    bindparam,
+    delete,
     func,
     select,
     text,
@@ -33,7 +46,14 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from shared import context
 from shared.events.envelope import Envelope, Event
-from shared.observability import OUTBOX_PENDING, OUTBOX_PUBLISHED, get_logger
+from shared.observability import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_SECONDS,
+    OUTBOX_PENDING,
+    OUTBOX_PUBLISHED,
+    OUTBOX_REPUBLISHED,
+    get_logger,
+)
 
 log = get_logger(__name__)
 
@@ -53,7 +73,13 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("published_at", DateTime(timezone=True)),
         Column("attempts", BigInteger, nullable=False, server_default=text("0")),
         Column("last_error", Text),
+        # Where the broker acknowledged it: what a re-send after a broker loss is decided on.
+        Column("broker_epoch", String(64)),
+        Column("kafka_partition", Integer),
+        Column("kafka_offset", BigInteger),
+        Column("republished", Integer, nullable=False, server_default=text("0")),
         Index("ix_outbox_unpublished", "seq", postgresql_where=text("published_at IS NULL")),
+        Index("ix_outbox_published_at", "published_at", postgresql_where=text("published_at IS NOT NULL")),
     )
 
 
@@ -96,16 +122,30 @@ class Outbox:
         return envelope
 
 
+class Delivered(NamedTuple):
+    """Where the broker put an event."""
+
+    partition: int
+    offset: int
+
+
 class Sender(Protocol):
-    """What the relay needs from a Kafka producer (the bus implements it)."""
+    """What the relay needs from the broker (``KafkaBus`` implements it)."""
 
     async def send(
         self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
-    ) -> None: ...
+    ) -> Delivered: ...
+
+    async def broker_epoch(self) -> str:
+        """The current broker lifetime's id (it changes when the broker lost everything)."""
+        ...
+
+    async def end_offsets(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]: ...
 
 
 class OutboxRelay:
-    """Background task publishing outbox rows in order; survives broker and database outages."""
+    """Background task publishing outbox rows in order; survives broker and database outages, and re-sends
+    what a broker lost."""
 
     def __init__(
         self,
@@ -117,6 +157,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_seconds: float = 0.2,
         max_backoff: float = 15.0,
+        check_seconds: float = 5.0,
     ) -> None:
         self.table = table
         self.sessionmaker = sessionmaker
@@ -125,9 +166,18 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.max_backoff = max_backoff
+        self.check_seconds = check_seconds
         self.healthy = True
         self.last_error: str | None = None
+        self.epoch: str | None = None  # the broker lifetime rows are published into; None until checked
+        self.loss: str | None = None  # set while rows a broker lost are being re-sent (readiness says it)
+        self.backlog = 0
+        self._resend_upto = 0  # the highest seq put back in the queue by the last loss
+        self._acked: dict[tuple[str, int], int] = {}  # highest offset acknowledged per partition, this lifetime
+        self._next_check = 0.0
         self._wake = asyncio.Event()
+        # Same key for every replica of the service: one publishes at a time, in seq order.
+        self._lock_key = zlib.crc32(f"outbox-relay:{table.fullname}".encode()) if table is not None else 0
 
     def wake(self) -> None:
         """Publish soon (called after a commit that added events)."""
@@ -138,28 +188,41 @@ class OutboxRelay:
         t = self.table
         failed: tuple[int, Exception] | None = None
         async with self.sessionmaker() as session, session.begin():
+            if not (await session.execute(select(func.pg_try_advisory_xact_lock(self._lock_key)))).scalar_one():
+                return 0  # another replica is publishing this outbox
             rows = (
                 await session.execute(
                     select(t.c.seq, t.c.topic, t.c.key, t.c.envelope, t.c.created_at)
                     .where(t.c.published_at.is_(None))
                     .order_by(t.c.seq)
                     .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
             if not rows:
                 return 0
-            sent: list[int] = []
+            sent: list[dict[str, int]] = []
             for row in rows:
                 try:
-                    await self.sender.send(row.topic, row.key, json.dumps(row.envelope).encode())
+                    delivered = await self.sender.send(row.topic, row.key, json.dumps(row.envelope).encode())
                 except Exception as exc:
                     failed = (row.seq, exc)
                     break
-                sent.append(row.seq)
+                sent.append({"b_seq": row.seq, "b_partition": delivered.partition, "b_offset": delivered.offset})
+                tp = (row.topic, delivered.partition)
+                self._acked[tp] = max(self._acked.get(tp, -1), delivered.offset)
             now = datetime.now(UTC)
             if sent:  # what the broker acknowledged is marked, the rest stays for the next try
-                await session.execute(update(t).where(t.c.seq.in_(sent)).values(published_at=now))
+                await session.execute(
+                    update(t)
+                    .where(t.c.seq == bindparam("b_seq"))
+                    .values(
+                        published_at=now,
+                        broker_epoch=self.epoch,
+                        kafka_partition=bindparam("b_partition"),
+                        kafka_offset=bindparam("b_offset"),
+                    ),
+                    sent,
+                )
         if failed is not None:
             await self._note_failure(*failed)  # after the commit released the row locks
             raise failed[1]
@@ -167,6 +230,69 @@ class OutboxRelay:
             OUTBOX_PUBLISHED.labels(self.service).inc()
             OUTBOX_PENDING.labels(self.service).observe((now - row.created_at).total_seconds())
         return len(rows)
+
+    async def check_broker(self) -> None:
+        """Compare the broker with what it acknowledged; queue again whatever it may have lost."""
+        t = self.table
+        epoch = await self.sender.broker_epoch()
+        if epoch != self.epoch:
+            # Also at start: rows acknowledged by an earlier lifetime (or before lifetimes were recorded).
+            lost = await self._requeue(t.c.broker_epoch.is_distinct_from(epoch), reason="broker_lifetime")
+            if lost:
+                self.loss = f"the broker lost its log (new lifetime {epoch[:8]}); re-sending {lost} event(s)"
+                log.warning("broker lost acknowledged events; re-sending them", events=lost,
+                            previous=self.epoch, epoch=epoch)
+            self.epoch, self._acked = epoch, {}
+        elif self._acked:
+            ends = await self.sender.end_offsets(list(self._acked))
+            for (topic, partition), last in list(self._acked.items()):
+                end = ends.get((topic, partition))
+                if end is None or end > last:  # not in the broker's metadata yet, or intact
+                    continue
+                lost = await self._requeue(
+                    and_(t.c.topic == topic, t.c.kafka_partition == partition, t.c.broker_epoch == epoch,
+                         t.c.kafka_offset >= end),
+                    reason="partition_truncated",
+                )
+                del self._acked[(topic, partition)]
+                if lost:
+                    self.loss = f"{topic}[{partition}] ends at {end}, behind what it acknowledged; re-sending {lost}"
+                    log.warning("partition lost acknowledged events; re-sending them", topic=topic,
+                                partition=partition, end=end, acknowledged=last, events=lost)
+        await self._measure_backlog()
+
+    async def _requeue(self, condition: ColumnElement[bool], *, reason: str) -> int:
+        t = self.table
+        async with self.sessionmaker() as session, session.begin():
+            seqs = (
+                await session.execute(
+                    update(t)
+                    .where(t.c.published_at.is_not(None), condition)
+                    .values(published_at=None, republished=t.c.republished + 1)
+                    .returning(t.c.seq)
+                )
+            ).scalars().all()
+        if seqs:
+            OUTBOX_REPUBLISHED.labels(self.service, reason).inc(len(seqs))
+            self._resend_upto = max(self._resend_upto, max(seqs))
+            self.wake()
+        return len(seqs)
+
+    async def _measure_backlog(self) -> None:
+        t = self.table
+        async with self.sessionmaker() as session:
+            count, oldest, first = (
+                await session.execute(
+                    select(func.count(), func.min(t.c.created_at), func.min(t.c.seq)).where(t.c.published_at.is_(None))
+                )
+            ).one()
+        self.backlog = count
+        OUTBOX_BACKLOG.labels(self.service).set(count)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        OUTBOX_OLDEST_SECONDS.labels(self.service).set(age)
+        if self.loss and (first is None or first > self._resend_upto):
+            log.info("re-send after the broker loss finished", service=self.service)
+            self.loss = None
 
     async def _note_failure(self, seq: int, exc: Exception) -> None:
         try:
@@ -180,28 +306,53 @@ class OutboxRelay:
             pass
 
     async def run(self) -> None:
-        """Loop forever: publish while there is work, else wait for a wake-up or the poll interval.
+        """Loop forever: check the broker when due, publish while there is work, else wait for a wake-up
+        or the poll interval.
 
         The idle wait stays a plain ``wait_for`` on the wake event: it is polling, not retrying, and
         a retry library would only hide that the relay is woken early after a commit.
         """
         while True:
-            sent = await self._publish_with_backoff()
+            sent = await self._with_backoff(self._cycle)
             if sent == self.batch_size:
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):  # woken early, or the poll interval passed
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
-    async def _publish_with_backoff(self) -> int:
-        """One batch, retried until it goes: exponential backoff from 0.5 s to ``max_backoff``, jittered
+    async def _cycle(self) -> int:
+        if time.monotonic() >= self._next_check or self.epoch is None:
+            await self.check_broker()  # first of all: rows are tagged with the lifetime they went to
+            self._next_check = time.monotonic() + self.check_seconds
+        return await self.publish_batch()
+
+    async def flush(self, deadline: float) -> int:
+        """Publish until nothing waits or ``deadline`` (loop time) passes; returns what is left (drain)."""
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            try:
+                sent = await asyncio.wait_for(self._cycle(), max(deadline - loop.time(), 0.05))
+            except Exception:
+                await asyncio.sleep(0.2)
+                continue
+            if sent == 0:
+                async with self.sessionmaker() as session:
+                    left = await pending_count(session, self.table)
+                if left == 0:
+                    return 0
+                await asyncio.sleep(0.05)  # another replica holds the turn
+        async with self.sessionmaker() as session:
+            return await pending_count(session, self.table)
+
+    async def _with_backoff(self, step: Callable[[], Awaitable[int]]) -> int:
+        """One step, retried until it goes: exponential backoff from 0.5 s to ``max_backoff``, jittered
         so replicas do not retry in step; the outage and the recovery are logged once each."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(Exception),  # not CancelledError: stopping is no failure
             wait=wait_exponential_jitter(initial=0.5, max=self.max_backoff, jitter=0.5),
             before_sleep=self._note_outage,
         )
-        sent: int = await retrying(self.publish_batch)
+        sent: int = await retrying(step)
         if not self.healthy:
             log.info("outbox relay recovered", service=self.service)
         self.healthy, self.last_error = True, None
@@ -212,6 +363,29 @@ class OutboxRelay:
         if self.healthy:
             log.warning("outbox relay cannot publish; retrying with backoff", error=repr(exc)[:300])
         self.healthy, self.last_error = False, repr(exc)[:300]
+
+
+async def prune_published(
+    sessionmaker: async_sessionmaker[AsyncSession], table: Table, *, older_than: timedelta, batch: int = 5000
+) -> int:
+    """Delete rows published longer ago than ``older_than``, ``batch`` at a time (short transactions
+    that do not hold up the relay); returns how many went."""
+    cutoff = datetime.now(UTC) - older_than
+    total = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            oldest = (
+                select(table.c.seq)
+                .where(table.c.published_at.is_not(None), table.c.published_at < cutoff)
+                .order_by(table.c.published_at)
+                .limit(batch)
+                .scalar_subquery()
+            )
+            result = await session.execute(delete(table).where(table.c.seq.in_(oldest)))
+            gone = getattr(result, "rowcount", 0) or 0
+        total += gone
+        if gone < batch:
+            return total
 
 
 async def pending_count(session: AsyncSession, table: Table) -> int:

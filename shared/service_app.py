@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -22,9 +23,9 @@ from shared import db, migrations
 from shared.auth import Authenticator, KeySet, install_security, public
 from shared.bus import EventConsumer, KafkaBus
 from shared.handlers import ConsumerSpec
-from shared.inbox import Inbox, inbox_table
-from shared.observability import CorrelationMiddleware, configure_logging, get_logger
-from shared.outbox import Outbox, OutboxRelay, outbox_table
+from shared.inbox import Inbox, inbox_table, prune_handled
+from shared.observability import PRUNED, CorrelationMiddleware, configure_logging, get_logger
+from shared.outbox import Outbox, OutboxRelay, outbox_table, prune_published
 from shared.problems import install_problem_handlers
 from shared.settings import ServiceSettings
 
@@ -55,7 +56,9 @@ class Runtime:
     outbox: Outbox
     relay: OutboxRelay
     consumers: list[EventConsumer]
+    inbox_table: Table | None = None
     started: bool = False
+    draining: bool = False
     start_error: str | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -89,6 +92,7 @@ def create_service_app(
             service=service,
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
+            check_seconds=settings.broker_check_seconds,
         )
         inbox = Inbox(backbone.inbox_table)
         runtime = Runtime(
@@ -112,6 +116,7 @@ def create_service_app(
                 )
                 for spec in consumers or []
             ],
+            inbox_table=backbone.inbox_table,
         )
         app.state.runtime = runtime
         app.state.authenticator = Authenticator(
@@ -124,9 +129,13 @@ def create_service_app(
         try:
             yield
         finally:
+            await _drain(runtime)
             for task in runtime.tasks:
                 task.cancel()
-            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            # A client library may swallow a cancellation (aiokafka's start() was seen to); do not hang on it.
+            _, stuck = await asyncio.wait(runtime.tasks, timeout=5) if runtime.tasks else (set(), set())
+            if stuck:
+                log.warning("tasks did not stop in time", tasks=sorted(t.get_name() for t in stuck))
             await bus.stop()
             await app.state.rate_limiter.aclose()  # closes a shared store's connections
             await engine.dispose()
@@ -171,6 +180,7 @@ async def _start(runtime: Runtime, on_started: Callable[[Runtime], Any] | None) 
     runtime.start_error = None
     runtime.started = True
     runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+    runtime.tasks.append(asyncio.create_task(_housekeeping(runtime), name="backbone-housekeeping"))
     for consumer in runtime.consumers:
         runtime.tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.group}"))
     if on_started is not None:
@@ -178,6 +188,59 @@ async def _start(runtime: Runtime, on_started: Callable[[Runtime], Any] | None) 
         if asyncio.iscoroutine(result):
             await result
     log.info("service started", consumers=[c.group for c in runtime.consumers])
+
+
+async def _housekeeping(runtime: Runtime) -> None:
+    """Prune published outbox rows and handled inbox ids after their retention windows."""
+    settings = runtime.settings
+    while True:
+        await asyncio.sleep(settings.prune_interval_seconds)
+        try:
+            gone = await prune_published(
+                runtime.sessionmaker, runtime.relay.table, older_than=timedelta(hours=settings.outbox_retention_hours)
+            )
+            PRUNED.labels(settings.service_name, "outbox").inc(gone)
+            if runtime.inbox_table is not None:
+                forgotten = await prune_handled(
+                    runtime.sessionmaker, runtime.inbox_table, older_than=timedelta(hours=settings.inbox_retention_hours)
+                )
+                PRUNED.labels(settings.service_name, "inbox").inc(forgotten)
+        except Exception as exc:  # the database may be away; the next round tries again
+            log.warning("pruning the outbox and inbox failed", error=_short(exc))
+
+
+async def _drain(runtime: Runtime) -> None:
+    """On shutdown (uvicorn has stopped taking requests and finished the open ones): let the consumers reach
+    the end of their partitions and commit, and the relay publish what is left, within ``drain_seconds``.
+    What is not done in time is not lost (the outbox and the committed offsets keep it); it waits for the
+    next start."""
+    if not runtime.started:
+        return
+    runtime.draining = True
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    deadline = began + runtime.settings.drain_seconds
+    for consumer in runtime.consumers:
+        consumer.draining = True
+    waiting = [asyncio.create_task(c.caught_up.wait()) for c in runtime.consumers]
+    if waiting:
+        await asyncio.wait(waiting, timeout=max(deadline - loop.time(), 0))
+    for task in waiting:
+        task.cancel()
+    behind = [c.spec.group for c in runtime.consumers if not c.caught_up.is_set()]
+    for task in runtime.tasks:  # the relay's own loop stops; flush() below publishes the rest
+        if task.get_name() == "outbox-relay":
+            task.cancel()
+    try:
+        left = await runtime.relay.flush(deadline)
+    except Exception as exc:
+        left, behind = -1, [*behind, f"outbox ({_short(exc)})"]
+    seconds = loop.time() - began
+    summary = (
+        f"drained in {seconds:.1f} s: outbox {'empty' if left == 0 else f'{left} left'}, consumers "
+        + ("caught up" if not behind else f"not caught up: {', '.join(behind)}")
+    )
+    log.info("drained", summary=summary, unpublished=left, behind=behind, seconds=round(seconds, 2))
 
 
 def _short(exc: BaseException) -> str:
@@ -200,13 +263,16 @@ def _ops_router() -> APIRouter:
         responses={503: {"description": "Not ready; ``reasons`` says why"}},
     )
     async def readyz(request: Request) -> JSONResponse:
-        """Readiness: migrated, database answers, broker answers."""
+        """Readiness: migrated, not draining, database answers, broker answers. A broker that lost events
+        is named under ``warnings`` until the relay has sent them again."""
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         reasons: dict[str, str] = {}
         if runtime is None:
             return JSONResponse({"status": "starting"}, status_code=503)
         if not runtime.started:
             reasons["startup"] = runtime.start_error or "migrating"
+        if runtime.draining:
+            reasons["shutdown"] = "draining"
         try:
             await db.ping(runtime.engine)
         except Exception as exc:
@@ -217,6 +283,8 @@ def _ops_router() -> APIRouter:
             reasons["broker"] = _short(exc) or "timeout"
         if reasons:
             return JSONResponse({"status": "not_ready", "reasons": reasons}, status_code=503)
+        if runtime.relay.loss:  # requests are served meanwhile: named, not taken out of rotation
+            return JSONResponse({"status": "ready", "warnings": {"broker_data_loss": runtime.relay.loss}})
         return JSONResponse({"status": "ready"})
 
     @router.get("/metrics", dependencies=[public(rate_limited=False)], summary="Prometheus metrics", response_class=Response)

@@ -1,6 +1,6 @@
 """Settings every service shares; each service subclasses with its own env prefix (FORMS_, ...)."""
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +24,19 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=5, ge=1, description="Then the message goes to the DLQ.")
     relay_batch_size: int = Field(default=200, ge=1)
     relay_poll_seconds: float = Field(default=0.2, gt=0)
+    broker_check_seconds: float = Field(
+        default=5.0, gt=0, description="How often the relay checks that the broker still holds what it acknowledged."
+    )
+    outbox_retention_hours: float = Field(
+        default=168, gt=0, description="Published outbox rows are kept this long (re-sent if the broker loses them)."
+    )
+    inbox_retention_hours: float = Field(
+        default=336, gt=0, description="Handled event ids are kept this long; at least the outbox retention."
+    )
+    prune_interval_seconds: float = Field(default=300, gt=0)
+    drain_seconds: float = Field(
+        default=10, ge=0, description="On SIGTERM: at most this long to flush the outbox and let consumers catch up."
+    )
     migrate_on_start: bool = True
     log_level: str = "INFO"
     log_json: bool = True
@@ -37,6 +50,12 @@ class ServiceSettings(BaseSettings):
         default="memory://",
         description="Where public rate limits count: memory:// per replica, or redis://host:6379/0 shared by replicas.",
     )
+
+    @model_validator(mode="after")
+    def _inbox_outlives_outbox(self) -> "ServiceSettings":
+        if self.inbox_retention_hours < self.outbox_retention_hours:
+            raise ValueError("inbox_retention_hours must be at least outbox_retention_hours (re-sent events are deduped)")
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -12,7 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 
 from shared import db
-from shared.bus import EventConsumer, KafkaBus, replay_dead_letters
+from shared.bus import EventConsumer, KafkaBus
+from shared.dlq import replay_dead_letters
 from shared.events import Envelope
 from shared.events.ticketing import TicketIssued, TicketRated
 from shared.handlers import ConsumerSpec, Delivery
@@ -169,7 +170,7 @@ async def test_same_event_twice_changes_state_once(harness: Harness) -> None:
 async def test_an_event_type_the_group_does_not_handle_is_skipped_and_counted(harness: Harness) -> None:
     h = harness
     skipped = EVENTS_SKIPPED.labels("backbone", "grp", "ticket.issued")
-    dead = DEAD_LETTERED.labels("backbone", "ticket.issued")
+    dead = DEAD_LETTERED.labels("backbone", "grp", "ticket.issued")
     before, dead_before = skipped._value.get(), dead._value.get()
     other = TicketIssued(ticket_id=unique("T-issued"), hall="H1", zone="A", number="A001", matter_code="M1",
                          channel="kiosk", issued_at=datetime.now(UTC))
@@ -199,8 +200,8 @@ async def test_poison_message_goes_to_dlq_and_consumer_moves_on(infra) -> None:
 
         # The operator fixes the cause and replays the dead-letter topic.
         h.fail_scores = set()
-        replayed = await replay_dead_letters(h.bus, group=h.consumer.group)
-        assert replayed == 2
+        replayed = await replay_dead_letters(h.bus, group=h.consumer.group, known={"grp"})
+        assert replayed.total == 2
         await wait_for(lambda: h.times("T-poison"), timeout=30, message="replayed event applied")
         assert failing.key == "T-poison"
 
