@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from services.issuance import delivery
+from shared.infra import wait_for
 from shared.problems import Unprocessable
 from tests.issuance.issuance_helpers import (
     HALL,
@@ -121,6 +122,12 @@ async def test_results_not_ready_and_unknown_codes(iss: Issuance, clerk) -> None
         correlation_id="c",
     )
     await iss.wait_results(application_id, 1)
+
+    async def known() -> bool:  # application.accepted and approval.decided travel on different topics
+        view = await iss.client.get(f"/pickups/{tracking}", params={"hall": HALL}, headers=clerk)
+        return view.status_code == 200
+
+    await wait_for(known, timeout=30, message="the application known at issuance")
     pending = await iss.client.post(
         f"/pickups/{tracking}/handover", json=handover_body(applicant), headers=clerk
     )
