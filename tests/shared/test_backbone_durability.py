@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from shared import db
 from shared.inbox import prune_handled
 from shared.infra import EmbeddedBroker, wait_for
 from shared.observability import OUTBOX_REPUBLISHED
 from shared.outbox import OutboxRelay, pending_count, prune_published
-from tests.shared.test_backbone import Harness, harness, rated  # noqa: F401 (harness: a shared fixture)
+from tests.shared.test_backbone import Harness, rated
 
 
 def _republished(reason: str) -> float:
@@ -156,29 +156,28 @@ async def test_two_relays_keep_every_keys_order(infra) -> None:
         assert all(rounds == list(range(100)) for rounds in seen.values())
 
 
-async def test_published_rows_and_handled_ids_are_pruned_after_retention_only(harness: Harness) -> None:
-    h = harness
-    t, inbox = h.t.outbox, h.t.inbox
-    old_key, new_key = f"old-{uuid.uuid4().hex[:6]}", f"new-{uuid.uuid4().hex[:6]}"
-    await h.emit(rated(old_key), rated(new_key))
-    for key in (old_key, new_key):
-        await wait_for(lambda key=key: h.times(key), timeout=30, message=f"{key} delivered")
-    async with h.sessionmaker() as session, session.begin():
-        long_ago = datetime.now(UTC) - timedelta(days=30)
-        await session.execute(update(t).where(t.c.key == old_key).values(published_at=long_ago))
-        await session.execute(update(inbox).where(inbox.c.event_id.in_(
-            select(t.c.event_id).where(t.c.key == old_key))).values(handled_at=long_ago))
-        # an event never published stays whatever its age
-        await session.execute(t.insert().values(event_id=uuid.uuid4(), topic="x", key="stuck", type="t",
-                                                envelope={}, created_at=long_ago))
-    h.relay.wake()
-    pruned = await prune_published(h.sessionmaker, t, older_than=timedelta(days=7), batch=1)
-    forgotten = await prune_handled(h.sessionmaker, inbox, older_than=timedelta(days=14), batch=1)
-    async with h.sessionmaker() as session, session.begin():
-        keys = set((await session.execute(select(t.c.key))).scalars())
-        await session.execute(text(f"DELETE FROM {h.t.schema}.outbox WHERE key = 'stuck'"))  # leave the harness clean
-    assert pruned >= 1 and forgotten >= 1
-    assert old_key not in keys and new_key in keys and "stuck" in keys
+async def test_published_rows_and_handled_ids_are_pruned_after_retention_only(infra) -> None:
+    async with Harness(infra) as h:
+        t, inbox = h.t.outbox, h.t.inbox
+        old_key, new_key = f"old-{uuid.uuid4().hex[:6]}", f"new-{uuid.uuid4().hex[:6]}"
+        await h.emit(rated(old_key), rated(new_key))
+        for key in (old_key, new_key):
+            await wait_for(lambda key=key: h.times(key), timeout=30, message=f"{key} delivered")
+        async with h.sessionmaker() as session, session.begin():
+            long_ago = datetime.now(UTC) - timedelta(days=30)
+            await session.execute(update(t).where(t.c.key == old_key).values(published_at=long_ago))
+            await session.execute(update(inbox).where(inbox.c.event_id.in_(
+                select(t.c.event_id).where(t.c.key == old_key))).values(handled_at=long_ago))
+            # an event never published stays whatever its age
+            await session.execute(t.insert().values(event_id=uuid.uuid4(), topic="x", key="stuck", type="t",
+                                                    envelope={}, created_at=long_ago))
+        h.relay.wake()
+        pruned = await prune_published(h.sessionmaker, t, older_than=timedelta(days=7), batch=1)
+        forgotten = await prune_handled(h.sessionmaker, inbox, older_than=timedelta(days=14), batch=1)
+        async with h.sessionmaker() as session, session.begin():
+            keys = set((await session.execute(select(t.c.key))).scalars())
+        assert pruned >= 1 and forgotten >= 1
+        assert old_key not in keys and new_key in keys and "stuck" in keys
 
 
 async def test_a_draining_consumer_stops_at_the_end_of_its_partitions(infra) -> None:
