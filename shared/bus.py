@@ -347,10 +347,15 @@ class EventConsumer:
                     enable_auto_commit=False,
                     auto_offset_reset="earliest",
                     metadata_max_age_ms=5000,
+                    # A member that died (a killed replica, a broker restart) is evicted after the session
+                    # timeout; the join waits for that, so start() gets longer than session + rebalance.
+                    # Aborting it earlier left one more dead member each time and a join never finished.
+                    session_timeout_ms=6000,
+                    heartbeat_interval_ms=2000,
                 )
                 try:
                     await self.bus.ensure_topics([*self.topics, self.dlq_topic])
-                    await asyncio.wait_for(consumer.start(), 15)
+                    await asyncio.wait_for(consumer.start(), 60)
                 except BaseException:
                     await _quiet_stop(consumer)
                     raise

@@ -119,6 +119,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     async def _database_rejected_value(request: Request, exc: DBAPIError) -> JSONResponse:
         """A value PostgreSQL cannot hold (NUL character, integer or date out of range) is the client's 422."""
+        if _is_connection_error(exc):
+            return _database_unavailable(request)
         if not _is_data_error(exc):
             raise exc  # anything else stays a server error, logged with its traceback
         return problem_response(
@@ -132,6 +134,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
         )
 
+    @app.exception_handler(OSError)
+    async def _database_unreachable(request: Request, exc: OSError) -> JSONResponse:
+        """The driver could not reach PostgreSQL (socket gone, refused, reset): an outage, not a bug."""
+        if not _is_connection_error(exc):
+            raise exc
+        return _database_unavailable(request)
+
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     @app.exception_handler(StarletteHTTPException)
@@ -140,6 +149,50 @@ def install_problem_handlers(app: FastAPI) -> None:
             Problem(title=str(exc.detail), status=exc.status_code, instance=request.url.path),
             headers=getattr(exc, "headers", None),
         )
+
+
+def _database_unavailable(request: Request) -> JSONResponse:
+    return problem_response(
+        Problem(
+            type="https://onewindow.example/problems/database_unavailable",
+            title="Service temporarily unavailable",
+            status=503,
+            detail="the database cannot be reached; nothing was changed, try again shortly",
+            instance=request.url.path,
+            code="database_unavailable",
+        ),
+        headers={"Retry-After": "5"},
+    )
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """True if the failure is reaching PostgreSQL rather than the statement: refused or reset sockets, a
+    unix socket that is gone (server stopped), a connection closed under the query, a server starting up."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, ConnectionError | asyncpg.exceptions.ConnectionDoesNotExistError
+                      | asyncpg.exceptions.CannotConnectNowError | asyncpg.exceptions.ConnectionFailureError):
+            return True
+        if isinstance(seen, OSError) and _raised_in(seen, "/asyncpg/"):  # e.g. the unix socket is gone
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def _raised_in(exc: BaseException, package: str) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if package in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _is_data_error(exc: BaseException) -> bool:
