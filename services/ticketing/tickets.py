@@ -10,7 +10,7 @@ from services.ticketing import board, catalog, halls, hours, routing
 from services.ticketing import repository as repo
 from services.ticketing.models import Ticket, Window
 from shared.auth import Principal
-from shared.events.envelope import uuid7
+from shared.events.envelope import Event, uuid7
 from shared.events.ticketing import (
     TicketCalled,
     TicketIssued,
@@ -145,6 +145,11 @@ class _TicketRef(TypedDict):
     matter_code: str
 
 
+async def _emit(session: AsyncSession, outbox: Outbox, ticket: Ticket, event: Event) -> None:
+    """Stage one of the ticket's events: each carries the ticket's hall and the ticket's correlation id."""
+    await outbox.add(session, event, hall=ticket.hall, correlation_id=ticket.correlation_id)
+
+
 def _ref(ticket: Ticket) -> _TicketRef:
     return {
         "ticket_id": str(ticket.id),
@@ -191,7 +196,7 @@ async def call_next(
     ticket.first_called_at = ticket.first_called_at or now
     ticket.last_called_at, ticket.call_count = now, ticket.call_count + 1
     await session.flush()
-    await outbox.add(session, _called(ticket, window, now), hall=hall, correlation_id=ticket.correlation_id)
+    await _emit(session, outbox, ticket, _called(ticket, window, now))
     await board.announce(session, ticket=ticket, window=window, called_at=now, recall=False)
     return ticket
 
@@ -229,9 +234,7 @@ async def recall(
     ticket, window = await held(session, ticket_id=ticket_id, principal=principal)
     ticket.last_called_at, ticket.call_count = now, ticket.call_count + 1
     await session.flush()
-    await outbox.add(
-        session, _called(ticket, window, now, recall=True), hall=ticket.hall, correlation_id=ticket.correlation_id
-    )
+    await _emit(session, outbox, ticket, _called(ticket, window, now, recall=True))
     await board.announce(session, ticket=ticket, window=window, called_at=now, recall=True)
     return ticket
 
@@ -254,16 +257,16 @@ async def no_show(
     else:
         ticket.status, ticket.finished_at = "no_show", now
     await session.flush()
-    await outbox.add(
+    await _emit(
         session,
+        outbox,
+        ticket,
         TicketNoShow(
             **_ref(ticket),
             window=window.code,
             requeued=requeued,
             at=now,
         ),
-        hall=ticket.hall,
-        correlation_id=ticket.correlation_id,
     )
     return ticket
 
@@ -307,16 +310,16 @@ async def transfer(
     ticket.matter_code, ticket.category, ticket.zone = matter.code, matter.category, zone
     ticket.status, ticket.window, ticket.staff_id = "waiting", None, None  # queue_at kept: the wait counts
     await session.flush()
-    await outbox.add(
+    await _emit(
         session,
+        outbox,
+        ticket,
         TicketTransferred(
             **_ref(ticket),
             from_matter_code=from_matter,
             to_zone=zone,
             at=now,
         ),
-        hall=ticket.hall,
-        correlation_id=ticket.correlation_id,
     )
     return ticket
 
@@ -334,15 +337,15 @@ async def park(
     ticket, window = await held(session, ticket_id=ticket_id, principal=principal)
     ticket.status = "parked"
     await session.flush()
-    await outbox.add(
+    await _emit(
         session,
+        outbox,
+        ticket,
         TicketParked(
             **_ref(ticket),
             window=window.code,
             at=now,
         ),
-        hall=ticket.hall,
-        correlation_id=ticket.correlation_id,
     )
     return ticket
 
@@ -370,9 +373,7 @@ async def resume(
     ticket.status, ticket.window, ticket.staff_id = "called", window.code, window.staff_id
     ticket.last_called_at, ticket.call_count = now, ticket.call_count + 1
     await session.flush()
-    await outbox.add(
-        session, _called(ticket, window, now, recall=True), hall=ticket.hall, correlation_id=ticket.correlation_id
-    )
+    await _emit(session, outbox, ticket, _called(ticket, window, now, recall=True))
     await board.announce(session, ticket=ticket, window=window, called_at=now, recall=True)
     return ticket
 
@@ -398,8 +399,10 @@ async def finish(
     )
     await session.flush()
     assert ticket.first_called_at is not None and ticket.last_called_at is not None
-    await outbox.add(
+    await _emit(
         session,
+        outbox,
+        ticket,
         TicketServed(
             **_ref(ticket),
             window=window.code,
@@ -410,8 +413,6 @@ async def finish(
             service_seconds=(now - ticket.last_called_at).total_seconds(),
             served_at=now,
         ),
-        hall=ticket.hall,
-        correlation_id=ticket.correlation_id,
     )
     return ticket
 
@@ -436,8 +437,10 @@ async def rate(
         raise Conflict(f"ticket {ticket.number} is already rated")
     ticket.rating, ticket.rating_comment, ticket.rated_at = score, comment, now
     await session.flush()
-    await outbox.add(
+    await _emit(
         session,
+        outbox,
+        ticket,
         TicketRated(
             **_ref(ticket),
             score=score,
@@ -445,7 +448,5 @@ async def rate(
             staff_id=ticket.staff_id,
             at=now,
         ),
-        hall=ticket.hall,
-        correlation_id=ticket.correlation_id,
     )
     return ticket
