@@ -224,7 +224,7 @@ class OutboxRelay:
                     sent,
                 )
         if failed is not None:
-            await self._note_failure(*failed)  # after the commit released the row locks
+            await self._note_failure(*failed)  # after the batch committed what the broker took
             raise failed[1]
         for row in rows:
             OUTBOX_PUBLISHED.labels(self.service).inc()

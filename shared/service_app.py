@@ -61,6 +61,7 @@ class Runtime:
     draining: bool = False
     start_error: str | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    relay_task: asyncio.Task[None] | None = None
 
 
 def create_service_app(
@@ -179,7 +180,8 @@ async def _start(runtime: Runtime, on_started: Callable[[Runtime], Any] | None) 
                 await db.ping(runtime.engine, timeout=5)
     runtime.start_error = None
     runtime.started = True
-    runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+    runtime.relay_task = asyncio.create_task(runtime.relay.run(), name="outbox-relay")
+    runtime.tasks.append(runtime.relay_task)
     runtime.tasks.append(asyncio.create_task(_housekeeping(runtime), name="backbone-housekeeping"))
     for consumer in runtime.consumers:
         runtime.tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.group}"))
@@ -228,9 +230,8 @@ async def _drain(runtime: Runtime) -> None:
     for task in waiting:
         task.cancel()
     behind = [c.spec.group for c in runtime.consumers if not c.caught_up.is_set()]
-    for task in runtime.tasks:  # the relay's own loop stops; flush() below publishes the rest
-        if task.get_name() == "outbox-relay":
-            task.cancel()
+    if runtime.relay_task is not None:  # the relay's own loop stops; flush() below publishes the rest
+        runtime.relay_task.cancel()
     try:
         left = await runtime.relay.flush(deadline)
     except Exception as exc:

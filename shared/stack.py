@@ -27,6 +27,8 @@ from shared.registry import SERVICES, ServiceEntry
 from shared.supervisor import Supervised
 
 ROOT = Path(__file__).resolve().parent.parent
+# A service drains for at most its DRAIN_SECONDS (10 s by default), then shuts its engine down.
+DRAIN_WAIT_SECONDS = 30.0
 
 
 def _say(text: str) -> None:
@@ -139,7 +141,7 @@ def run_stack() -> None:
                 supervised.poll()
             time.sleep(0.5)
     finally:
-        _stop_services(watched)
+        _stop_services(watched, places)
         if broker_watch is not None and broker is not None:
             _say("stopping the broker")
             broker.process = broker_watch.process
@@ -161,7 +163,7 @@ def _broker_starter(broker: EmbeddedBroker, places: StackPlaces) -> Callable[[],
     return start
 
 
-def _stop_services(watched: list[Supervised]) -> None:
+def _stop_services(watched: list[Supervised], places: StackPlaces) -> None:
     """SIGTERM every service at once (each drains: no new requests, relay flushed, consumers at the end
     of their partitions, bounded by its DRAIN_SECONDS), report each as it exits, kill stragglers."""
     alive = [s for s in watched if s.alive()]
@@ -180,7 +182,7 @@ def _stop_services(watched: list[Supervised]) -> None:
     while waiting and time.monotonic() < deadline:
         for s in list(waiting):
             if not s.alive():
-                _say(f"{s.name} stopped after {time.monotonic() - started:.1f} s{_drain_summary(s.name)}")
+                _say(f"{s.name} stopped after {time.monotonic() - started:.1f} s{_drain_summary(places, s.name)}")
                 waiting.remove(s)
         time.sleep(0.05)
     for s in waiting:
@@ -190,13 +192,8 @@ def _stop_services(watched: list[Supervised]) -> None:
         s.process.wait(5)
 
 
-# A service drains for at most its DRAIN_SECONDS (10 s by default) and then shuts its engine down.
-DRAIN_WAIT_SECONDS = 30.0
-
-
-def _drain_summary(name: str) -> str:
+def _drain_summary(places: StackPlaces, name: str) -> str:
     """The service's own ``drained`` log line, shortened (its log is JSON lines)."""
-    places = StackPlaces.from_env()
     path = places.var / "logs" / f"{name}.log"
     try:
         with path.open("rb") as f:

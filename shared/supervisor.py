@@ -36,11 +36,12 @@ class Supervised:
     on_restart: Callable[[], None] | None = None  # e.g. the broker came back empty
     process: subprocess.Popen[bytes] | None = None
     gave_up: bool = False
+    start_failed: bool = False  # the last start raised: counts as an exit with no code
     restarts: deque[float] = field(default_factory=deque)
     _restart_at: float | None = None
 
     def launch(self) -> None:
-        self.process = self.start()
+        self.process, self.start_failed = self.start(), False
 
     @property
     def pid(self) -> int | None:
@@ -51,11 +52,11 @@ class Supervised:
 
     def poll(self, now: float | None = None) -> None:
         """Called periodically: notice an exit, schedule a restart, run it when its time has come."""
-        if self.gave_up or self.process is None:
+        if self.gave_up or (self.process is None and not self.start_failed):
             return
         now = time.monotonic() if now is None else now
         if self._restart_at is None:
-            code = self.process.poll()
+            code = "none (it did not start)" if self.start_failed else self.process.poll() if self.process else None
             if code is None:
                 return
             while self.restarts and now - self.restarts[0] > self.policy.window:
@@ -83,15 +84,9 @@ class Supervised:
             self.launch()
         except Exception as exc:  # e.g. the port is still taken: counts as a crash, retried with backoff
             self.say(f"{self.name} could not start: {exc}")
-            self.process = _exited()
+            self.process, self.start_failed = None, True
             return
         self.say(f"{self.name} restarted (pid {self.pid})")
         if self.on_restart is not None:
             self.on_restart()
 
-
-def _exited() -> subprocess.Popen[bytes]:
-    """A finished process standing in for a start that failed, so the next poll schedules a retry."""
-    process = subprocess.Popen(["true"])
-    process.wait()
-    return process

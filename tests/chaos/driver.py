@@ -236,9 +236,8 @@ async def drive(staff: Staff, case: Case, *, until: float) -> None:
     case.stage = "decided"
     pickup_path = f"/pickups/{case.tracking_code}"
 
-    # issuance releases the licence from approval.decided (through the broker)
-    async def ready() -> dict[str, Any] | None:
-        response = await staff.send(
+    async def pickup_view() -> httpx.Response:
+        return await staff.send(
             case,
             "GET",
             "issuance",
@@ -247,6 +246,10 @@ async def drive(staff: Staff, case: Case, *, until: float) -> None:
             headers=staff.issuance_clerk,
             params={"hall": HALL},
         )
+
+    # issuance releases the licence from approval.decided (through the broker)
+    async def ready() -> dict[str, Any] | None:
+        response = await pickup_view()
         view = response.json() if response.status_code == 200 else {}
         return view if view.get("status") in ("ready", "collected") else None
 
@@ -262,15 +265,7 @@ async def drive(staff: Staff, case: Case, *, until: float) -> None:
         json={"hall": HALL, "id_check": case.id_number[-6:]},
     )
     if handed.status_code == 409:  # already handed over by an earlier attempt
-        handed = await staff.send(
-            case,
-            "GET",
-            "issuance",
-            pickup_path,
-            until=until,
-            headers=staff.issuance_clerk,
-            params={"hall": HALL},
-        )
+        handed = await pickup_view()
     assert _json(handed)["status"] == "collected", handed.text
     case.stage = "handed_over"
 

@@ -8,44 +8,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest_asyncio
-from sqlalchemy import select
 
-from services.acceptance import models as acceptance_models
-from services.approval import models as approval_models
-from services.issuance import models as issuance_models
-from services.ticketing import models as ticketing_models
 from shared.infra import wait_for
 from shared.testing import new_id_number
+from tests.e2e.e2e_helpers import MATTER, envelopes, ok, open_hall_with_one_window
 
 HALL = f"E2C-{uuid.uuid4().hex[:6].upper()}"
-MATTER = "SCJG-001"  # on the spot, one decision step, result 营业执照 (BIZ_LICENCE)
-
-OUTBOXES = {
-    "ticketing": ticketing_models.backbone.outbox_table,
-    "acceptance": acceptance_models.backbone.outbox_table,
-    "approval": approval_models.backbone.outbox_table,
-    "issuance": issuance_models.backbone.outbox_table,
-}
-
-
-async def _ok(response: httpx.Response, *codes: int) -> Any:
-    assert response.status_code in (codes or (200,)), response.text
-    return response.json() if response.content else None
-
 
 def _request(headers: dict[str, str], name: str) -> dict[str, str]:
     """``headers`` plus a request correlation id of its own, which must not leak into the flow."""
     return headers | {"X-Correlation-ID": f"request-{name}-{uuid.uuid4().hex[:8]}"}
-
-
-async def _envelopes(client: httpx.AsyncClient, schema: str, where: Any) -> list[dict[str, Any]]:
-    """Envelopes in ``schema``'s outbox matching ``where(envelope column)`` (a tuple of conditions)."""
-    table = OUTBOXES[schema]
-    async with client.app.state.runtime.sessionmaker() as session:  # type: ignore[attr-defined]
-        rows = await session.execute(select(table.c.envelope).where(*where(table.c.envelope)).order_by(table.c.seq))
-        return list(rows.scalars())
 
 
 @dataclass(frozen=True)
@@ -64,20 +37,11 @@ async def flow(  # type: ignore[no-untyped-def]
     forms, ticketing, acceptance, approval, issuance, infra, reference_catalog
 ) -> Flow:
     """Kiosk ticket, call, application from the ticket, ticket finished, approval, pickup, licence."""
-    admin = infra.auth("catalog_admin")
-    version = (await _ok(await forms.post("/catalog/versions", json=reference_catalog, headers=admin), 201))[
-        "version"
-    ]
-    await _ok(await forms.post(f"/catalog/versions/{version}/publish", headers=admin))
     hall_admin = infra.auth("hall_admin", halls=[HALL])
     clerk = infra.auth("clerk", halls=[HALL], sub="e2c-clerk", name="王小明")
-    await _ok(await ticketing.put(f"/halls/{HALL}", headers=hall_admin, json={
-        "name": "关联号测试大厅", "opens_at": "00:00:00", "closes_at": "23:59:59", "open_days": "all",
-        "zones": [{"code": "A", "name": "A区"}, {"code": "B", "name": "B区"}, {"code": "C", "name": "C区"}],
-    }))
-    await _ok(await ticketing.put(f"/halls/{HALL}/windows/W01", headers=hall_admin,
-                                  json={"zone": "A", "name": "1号窗", "skills": [MATTER]}))
-    await _ok(await ticketing.post(f"/halls/{HALL}/windows/W01/sign-in", headers=clerk, json={"staff_name": "王小明"}))
+    await open_hall_with_one_window(forms=forms, ticketing=ticketing, catalog=reference_catalog,
+                                    admin=infra.auth("catalog_admin"), hall_admin=hall_admin, clerk=clerk,
+                                    hall=HALL, name="关联号测试大厅")
     bodies: dict[str, dict[str, Any]] = {}
 
     async def take_ticket() -> dict[str, Any] | None:  # the kiosk sends no correlation id
@@ -85,7 +49,7 @@ async def flow(  # type: ignore[no-untyped-def]
         return response.json() if response.status_code == 201 else None
 
     bodies["ticket"] = ticket = await wait_for(take_ticket, timeout=60, interval=0.5, message="ticketing knows the matter")
-    bodies["called"] = await _ok(await ticketing.post(f"/halls/{HALL}/windows/W01/call-next",
+    bodies["called"] = await ok(await ticketing.post(f"/halls/{HALL}/windows/W01/call-next",
                                                       headers=_request(clerk, "call")))
     assert bodies["called"]["id"] == ticket["id"]
 
@@ -99,11 +63,11 @@ async def flow(  # type: ignore[no-untyped-def]
 
     bodies["draft"] = draft = await wait_for(open_application, timeout=60, interval=0.5,
                                              message="acceptance knows ticket and matter")
-    bodies["served"] = await _ok(await ticketing.post(
+    bodies["served"] = await ok(await ticketing.post(
         f"/tickets/{ticket['id']}/finish", headers=_request(clerk, "finish"),
         json={"outcome": "accepted", "application_id": draft["id"]},
     ))
-    bodies["accepted"] = submitted = await _ok(await acceptance.post(
+    bodies["accepted"] = submitted = await ok(await acceptance.post(
         f"/applications/{draft['id']}/submit", headers=_request(clerk, "submit"),
         json={"values": {"person.name": "李四", "person.id_number": id_number, "person.mobile": "13712345678",
                          "entity.name": "李四小吃店", "premises.address": "中山市石岐区民族路8号",
@@ -120,8 +84,8 @@ async def flow(  # type: ignore[no-untyped-def]
         return next((t for t in response.json() if t["application_id"] == application_id), None)
 
     bodies["task_row"] = row = await wait_for(worklist_row, timeout=60, interval=0.5, message="approval task")
-    await _ok(await approval.post(f"/tasks/{row['id']}/claim", headers=_request(approver, "claim")))
-    bodies["task"] = await _ok(await approval.post(f"/tasks/{row['id']}/approve", headers=_request(approver, "approve"),
+    await ok(await approval.post(f"/tasks/{row['id']}/claim", headers=_request(approver, "claim")))
+    bodies["task"] = await ok(await approval.post(f"/tasks/{row['id']}/approve", headers=_request(approver, "approve"),
                                                    json={"opinion": "准予登记"}))
 
     issuance_clerk = infra.auth("issuance_clerk", halls=[HALL], sub="e2c-issuance")
@@ -133,11 +97,11 @@ async def flow(  # type: ignore[no-untyped-def]
 
     bodies["pickup"] = view = await wait_for(ready, timeout=60, interval=0.3, message="results ready at issuance")
     [result] = view["items"]
-    bodies["collected"] = await _ok(await issuance.post(
+    bodies["collected"] = await ok(await issuance.post(
         f"/pickups/{tracking_code}/handover", headers=_request(issuance_clerk, "handover"),
         json={"hall": HALL, "id_check": id_number[-6:]},
     ))
-    bodies["licence"] = await _ok(await issuance.get(f"/licences/{result['document_no']}",
+    bodies["licence"] = await ok(await issuance.get(f"/licences/{result['document_no']}",
                                                      headers=_request(issuance_clerk, "licence")))
 
     async def collected_at_front_desk() -> dict[str, Any] | None:
@@ -160,13 +124,13 @@ async def test_every_event_of_the_flow_carries_the_ticket_s_id(
     flow: Flow, ticketing, acceptance, approval, issuance
 ) -> None:
     cid = flow.ticket_id
-    of_ticket = await _envelopes(ticketing, "ticketing", lambda e: (e["key"].astext == flow.ticket_id,))
+    of_ticket = await envelopes(ticketing, "ticketing", lambda e: (e["key"].astext == flow.ticket_id,))
     assert [e["type"] for e in of_ticket] == ["ticket.issued", "ticket.called", "ticket.served"]
     assert {e["correlation_id"] for e in of_ticket} == {cid}
 
     types: dict[str, set[str]] = {}
     for client, schema in [(acceptance, "acceptance"), (approval, "approval"), (issuance, "issuance")]:
-        about = await _envelopes(
+        about = await envelopes(
             client, schema, lambda e: (e["payload"]["application_id"].astext == flow.application_id,)
         )
         assert about and {e["correlation_id"] for e in about} == {cid}, (schema, about)
@@ -177,17 +141,17 @@ async def test_every_event_of_the_flow_carries_the_ticket_s_id(
         "issuance"
     ]
     # and the licence's own key carries it too
-    [issued] = await _envelopes(issuance, "issuance", lambda e: (e["key"].astext == flow.licence_no,))
+    [issued] = await envelopes(issuance, "issuance", lambda e: (e["key"].astext == flow.licence_no,))
     assert issued["type"] == "licence.issued" and issued["correlation_id"] == cid
 
 
 async def test_a_revocation_by_request_keeps_the_flow_s_id(flow: Flow, infra, issuance) -> None:
     """licence.revoked raised by a department's request carries the licence's flow id, not the request's."""
     approver = infra.auth("approver", departments=["SCJG"], sub="e2c-approver")
-    revoked = await _ok(await issuance.post(f"/licences/{flow.licence_no}/revoke",
+    revoked = await ok(await issuance.post(f"/licences/{flow.licence_no}/revoke",
                                             headers=_request(approver, "revoke"), json={"reason": "事后核查不合格"}))
     assert revoked["status"] == "revoked" and revoked["correlation_id"] == flow.ticket_id
-    events = await _envelopes(
+    events = await envelopes(
         issuance, "issuance",
         lambda e: (e["payload"]["application_id"].astext == flow.application_id,
                    e["type"].astext.in_(["licence.revoked", "notification.requested"])),

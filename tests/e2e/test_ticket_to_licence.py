@@ -12,42 +12,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest_asyncio
-from sqlalchemy import select
 
-from services.acceptance import models as acceptance_models
-from services.approval import models as approval_models
-from services.issuance import models as issuance_models
-from services.ticketing import models as ticketing_models
 from shared.infra import wait_for
 from shared.testing import new_id_number
+from tests.e2e.e2e_helpers import MATTER, envelopes, ok, open_hall_with_one_window
 
 HALL = f"E2E-{uuid.uuid4().hex[:6].upper()}"
-MATTER = "SCJG-001"  # 个体工商户设立登记: on the spot, one decision step, result 营业执照 (BIZ_LICENCE)
-
-
-async def _ok(response: httpx.Response, *codes: int) -> Any:
-    assert response.status_code in (codes or (200,)), response.text
-    return response.json() if response.content else None
-
-
-OUTBOXES = {
-    "ticketing": ticketing_models.backbone.outbox_table,
-    "acceptance": acceptance_models.backbone.outbox_table,
-    "approval": approval_models.backbone.outbox_table,
-    "issuance": issuance_models.backbone.outbox_table,
-}
-
-
-async def _envelopes(client: httpx.AsyncClient, schema: str, where: Any) -> list[dict[str, Any]]:
-    """Envelopes in ``schema``'s outbox matching ``where(envelope column)`` (a tuple of conditions)."""
-    table = OUTBOXES[schema]
-    async with client.app.state.runtime.sessionmaker() as session:  # type: ignore[attr-defined]
-        rows = await session.execute(
-            select(table.c.envelope).where(*where(table.c.envelope)).order_by(table.c.seq)
-        )
-        return list(rows.scalars())
 
 
 @dataclass(frozen=True)
@@ -68,51 +39,19 @@ async def flow(  # type: ignore[no-untyped-def]
     forms, ticketing, acceptance, approval, issuance, infra, reference_catalog
 ) -> Flow:
     """A citizen takes a ticket, is called, applies, the department approves, the licence is collected."""
-    admin = infra.auth("catalog_admin")
-    version = (await _ok(await forms.post("/catalog/versions", json=reference_catalog, headers=admin), 201))[
-        "version"
-    ]
-    await _ok(await forms.post(f"/catalog/versions/{version}/publish", headers=admin))
-
     # ticketing: a hall open all day with one window skilled for the matter
     hall_admin = infra.auth("hall_admin", halls=[HALL])
     clerk = infra.auth("clerk", halls=[HALL], sub="e2e-clerk", name="王小明")
-    await _ok(
-        await ticketing.put(
-            f"/halls/{HALL}",
-            headers=hall_admin,
-            json={
-                "name": "端到端测试大厅",
-                "opens_at": "00:00:00",
-                "closes_at": "23:59:59",
-                "open_days": "all",
-                "zones": [
-                    {"code": "A", "name": "A区"},
-                    {"code": "B", "name": "B区"},
-                    {"code": "C", "name": "C区"},
-                ],
-            },
-        )
-    )
-    await _ok(
-        await ticketing.put(
-            f"/halls/{HALL}/windows/W01",
-            headers=hall_admin,
-            json={"zone": "A", "name": "1号窗", "skills": [MATTER]},
-        )
-    )
-    await _ok(
-        await ticketing.post(
-            f"/halls/{HALL}/windows/W01/sign-in", headers=clerk, json={"staff_name": "王小明"}
-        )
-    )
+    await open_hall_with_one_window(forms=forms, ticketing=ticketing, catalog=reference_catalog,
+                                    admin=infra.auth("catalog_admin"), hall_admin=hall_admin, clerk=clerk,
+                                    hall=HALL, name="端到端测试大厅")
 
     async def take_ticket() -> dict[str, Any] | None:
         response = await ticketing.post(f"/halls/{HALL}/tickets", json={"matter_code": MATTER})
         return response.json() if response.status_code == 201 else None
 
     ticket = await wait_for(take_ticket, timeout=60, interval=0.5, message="ticketing knows the matter")
-    called = await _ok(await ticketing.post(f"/halls/{HALL}/windows/W01/call-next", headers=clerk))
+    called = await ok(await ticketing.post(f"/halls/{HALL}/windows/W01/call-next", headers=clerk))
     assert called["id"] == ticket["id"]
 
     # acceptance: open from the called ticket, submit with complete materials
@@ -130,7 +69,7 @@ async def flow(  # type: ignore[no-untyped-def]
     draft = await wait_for(
         open_application, timeout=60, interval=0.5, message="acceptance knows ticket and matter"
     )
-    submitted = await _ok(
+    submitted = await ok(
         await acceptance.post(
             f"/applications/{draft['id']}/submit",
             headers=clerk,
@@ -159,8 +98,8 @@ async def flow(  # type: ignore[no-untyped-def]
         return next((t["id"] for t in response.json() if t["application_id"] == application_id), None)
 
     task = await wait_for(task_id, timeout=60, interval=0.5, message="approval task opened")
-    await _ok(await approval.post(f"/tasks/{task}/claim", headers=approver))
-    await _ok(await approval.post(f"/tasks/{task}/approve", headers=approver, json={"opinion": "准予登记"}))
+    await ok(await approval.post(f"/tasks/{task}/claim", headers=approver))
+    await ok(await approval.post(f"/tasks/{task}/approve", headers=approver, json={"opinion": "准予登记"}))
 
     # issuance: the licence is released; the citizen collects it at the hall's issuance window
     issuance_clerk = infra.auth("issuance_clerk", halls=[HALL], sub="e2e-issuance")
@@ -175,14 +114,14 @@ async def flow(  # type: ignore[no-untyped-def]
 
     view = await wait_for(ready, timeout=60, interval=0.3, message="results ready at issuance")
     [result] = view["items"]
-    collected = await _ok(
+    collected = await ok(
         await issuance.post(
             f"/pickups/{tracking_code}/handover",
             headers=issuance_clerk,
             json={"hall": HALL, "id_check": id_number[-6:]},
         )
     )
-    [accepted] = await _envelopes(
+    [accepted] = await envelopes(
         acceptance,
         "acceptance",
         lambda e: (e["type"].astext == "application.accepted", e["key"].astext == application_id),
@@ -201,7 +140,7 @@ async def flow(  # type: ignore[no-untyped-def]
 async def test_ticket_to_collected_licence(flow: Flow, issuance) -> None:
     assert flow.result["kind"] == "licence" and flow.result["matter_code"] == MATTER
     assert flow.collected["status"] == "collected"
-    verification = await _ok(await issuance.get(f"/verify/{flow.result['document_no']}"))
+    verification = await ok(await issuance.get(f"/verify/{flow.result['document_no']}"))
     assert verification["status"] == "valid" and verification["licence_type"] == "BIZ_LICENCE"
 
 
@@ -217,7 +156,7 @@ async def test_one_correlation_id_on_every_event_of_the_flow(
         (approval, "approval"),
         (issuance, "issuance"),
     ]:
-        events += await _envelopes(client, schema, lambda e: (e["correlation_id"].astext == correlation_id,))
+        events += await envelopes(client, schema, lambda e: (e["correlation_id"].astext == correlation_id,))
     types = {e["type"] for e in events}
     assert {
         "ticket.called",
@@ -231,7 +170,7 @@ async def test_one_correlation_id_on_every_event_of_the_flow(
     assert {e["producer"] for e in events} == {"ticketing", "acceptance", "approval", "issuance"}
     # and nothing about this application went out of acceptance or issuance under another id
     for client, schema in [(acceptance, "acceptance"), (issuance, "issuance")]:
-        about = await _envelopes(
+        about = await envelopes(
             client, schema, lambda e: (e["payload"]["application_id"].astext == application_id,)
         )
         assert about and {e["correlation_id"] for e in about} == {correlation_id}, schema
@@ -246,7 +185,7 @@ async def test_front_desk_and_citizen_see_the_application_collected(flow: Flow, 
 
     front = await wait_for(collected_at_front_desk, timeout=60, interval=0.3, message="acceptance sees collected")
     assert {"accepted", "collected"} <= {h["status"] for h in front["history"]}, front["history"]
-    progress = await _ok(await acceptance.get(f"/progress/{flow.tracking_code}"))
+    progress = await ok(await acceptance.get(f"/progress/{flow.tracking_code}"))
     assert progress["status"] == "collected"
     assert flow.id_number not in str(progress) and "李四" not in str(progress)
 
@@ -270,7 +209,7 @@ async def test_forms_learns_the_licence_into_the_profile(flow: Flow, forms) -> N
 
 
 async def test_approval_events_keep_the_flow_correlation_id(flow: Flow, approval) -> None:
-    about = await _envelopes(
+    about = await envelopes(
         approval, "approval", lambda e: (e["payload"]["application_id"].astext == flow.application_id,)
     )
     assert about and {e["correlation_id"] for e in about} == {flow.correlation_id}
