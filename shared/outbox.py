@@ -156,7 +156,9 @@ class OutboxRelay:
         service: str,
         batch_size: int = 200,
         poll_seconds: float = 0.2,
-        max_backoff: float = 15.0,
+        # Short: a broker back from a restart refuses the first sends for a few seconds, and each wait here
+        # is time a re-send after a broker loss (and /readyz) is late; an attempt costs one small query.
+        max_backoff: float = 5.0,
         check_seconds: float = 5.0,
     ) -> None:
         self.table = table
