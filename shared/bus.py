@@ -10,6 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import UnknownError
 from aiokafka.protocol.metadata import MetadataRequest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -33,6 +34,8 @@ log = get_logger(__name__)
 # Apache Kafka deployments disable auto-creation anyway (auto.create.topics.enable=false).
 MetadataRequest.__init__.__defaults__ = (None, False)
 
+
+UNKNOWN_ERROR_RETRIES = 50  # immediate re-tries of a produce the broker answered with UnknownError (``send``)
 
 # A dead letter replayed to its shared topic carries this header: only the named group applies it.
 REPLAY_FOR_HEADER = "onewindow-replay-for"
@@ -128,12 +131,26 @@ class KafkaBus:
         *,
         partition: int | None = None,
     ) -> Delivered:
-        """Send and wait for the broker's acknowledgement; on failure the producer is rebuilt."""
+        """Send and wait for the broker's acknowledgement; on failure the producer is rebuilt.
+
+        An ``UnknownError`` answer is tried again at once, up to ``UNKNOWN_ERROR_RETRIES`` times, on the
+        same producer. After a restart the embedded broker was seen answering it for a partition whose
+        offset counter was behind the records it held (``AlreadyExists`` in its log, one offset further
+        on each try); rebuilding the producer and backing off between tries kept a relay stuck for over
+        90 s. Consumers drop duplicates by event id, so a repeat is harmless."""
         producer = await self.producer()
         try:
-            metadata = await asyncio.wait_for(
-                producer.send_and_wait(topic, value, key=key.encode(), headers=headers, partition=partition), 15
-            )
+            for attempt in range(UNKNOWN_ERROR_RETRIES + 1):
+                try:
+                    metadata = await asyncio.wait_for(
+                        producer.send_and_wait(topic, value, key=key.encode(), headers=headers, partition=partition),
+                        15,
+                    )
+                    break
+                except UnknownError:
+                    if attempt == UNKNOWN_ERROR_RETRIES:
+                        raise
+                    await asyncio.sleep(0.02)
         except BaseException:
             await self._reset()
             raise

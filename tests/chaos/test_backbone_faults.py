@@ -86,9 +86,12 @@ class Chaos:
         t0 = time.monotonic()
         details = await inject()
         injected_s = time.monotonic() - t0
-        await wait_for(
-            self.stack.all_ready, timeout=90, interval=0.2, message="every service ready after the fault"
-        )
+        try:
+            await wait_for(
+                self.stack.all_ready, timeout=90, interval=0.2, message="every service ready after the fault"
+            )
+        except TimeoutError as exc:  # say which service is not ready, and why
+            raise TimeoutError(f"{exc}: {await self.stack.readiness()}") from exc
         ready_s = time.monotonic() - t0
         await asyncio.wait(tasks, timeout=max(until - time.monotonic(), 1))
         complete_s = time.monotonic() - t0
