@@ -81,6 +81,10 @@ class Principal:
     halls: frozenset[str] = field(default_factory=frozenset)
     departments: frozenset[str] = field(default_factory=frozenset)
     name: str | None = None
+    # Staff number (工号) and the unit (department) a staff member belongs to, as the issuer knows them;
+    # shown on the window pad, so an OIDC provider without these claims leaves them None.
+    staff_no: str | None = None
+    unit: str | None = None
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles & set(roles))
@@ -289,7 +293,17 @@ class Authenticator:
             halls=frozenset(claims.get("halls", [])),
             departments=frozenset(claims.get("departments", [])),
             name=claims.get("name"),
+            staff_no=_optional_text(claims.get("staff_no"), limit=20),
+            unit=_optional_text(claims.get("unit"), limit=100),
         )
+
+
+def _optional_text(value: Any, *, limit: int) -> str | None:
+    """An optional display claim: a non-empty string of at most ``limit`` characters, else None (a
+    malformed one is ignored, not trusted)."""
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
+        return None
+    return value.strip()
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -731,6 +745,8 @@ def mint_token(
     halls: list[str] | None = None,
     departments: list[str] | None = None,
     name: str | None = None,
+    staff_no: str | None = None,
+    unit: str | None = None,
     issuer: str = "onewindow-dev-issuer",
     audience: str = "onewindow",
     ttl_seconds: int = 3600,
@@ -751,4 +767,8 @@ def mint_token(
     }
     if name:
         claims["name"] = name
+    if staff_no:
+        claims["staff_no"] = staff_no
+    if unit:
+        claims["unit"] = unit
     return jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})

@@ -207,5 +207,37 @@ def mint_token_cmd(
     typer.echo(token)
 
 
+@app.command("calendar")
+def calendar_cmd(
+    years: list[int] = typer.Argument(None, help="Years to show; this year and next when omitted."),
+    directory: Path | None = typer.Option(
+        None, "--dir", help="Operator notice files calendar-cn-YYYY.json (default: ONEWINDOW_CALENDAR_DIR)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """The working-day calendar per year: its source (operator / shipped / package / statutory =
+    provisional), the State Council notice, weekdays off and adjusted working days. Exits 1 when an
+    operator file cannot be used (check a new notice file with --dir before the services load it)."""
+    from shared import workdays
+
+    calendar = workdays.WorkCalendar.load(operator_dir=directory or os.environ.get(workdays.ENV_DIR) or None)
+    today = workdays.hall_today()
+    shown = [calendar.schedule(y).describe() for y in (years or [today.year, today.year + 1])]
+    if as_json:
+        typer.echo(json.dumps({"years": shown, "errors": calendar.errors}, ensure_ascii=False, indent=2))
+    else:
+        for year in shown:
+            status = "PROVISIONAL (statutory holidays only, no adjusted working days)" if year["provisional"] else "official"
+            typer.echo(f"{year['year']}: {status}; source {year['source']}: {year['origin']}")
+            if year["notice"]:
+                typer.echo(f"  notice: {year['notice'].get('title')} ({year['notice'].get('published', '?')})")
+            typer.echo(f"  weekdays off: {', '.join(year['days_off']) or '-'}")
+            typer.echo(f"  adjusted working days: {', '.join(year['extra_working_days']) or '-'}")
+        for error in calendar.errors:
+            typer.echo(f"unusable: {error}", err=True)
+    if calendar.errors:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

@@ -37,10 +37,13 @@ class DomainError(Exception):
     code = "bad_request"
     title = "Bad request"
 
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str, *, errors: list[FieldError] | None = None, retry_after: int | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        self.retry_after = retry_after  # seconds, sent as Retry-After: the answer may differ then
         self.extra = extra
 
 
@@ -58,6 +61,12 @@ class Unprocessable(DomainError):
 
 class Forbidden(DomainError):
     status, code, title = 403, "forbidden", "Forbidden"
+
+
+class DependencyUnavailable(DomainError):
+    """503: another service this answer depends on cannot answer now; retry after ``retry_after`` s."""
+
+    status, code, title = 503, "dependency_unavailable", "Dependency unavailable"
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
@@ -111,6 +120,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                 errors=exc.errors,
                 code=exc.code,
             ),
+            headers={"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None,
             **exc.extra,
         )
 

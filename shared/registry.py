@@ -24,6 +24,9 @@ class ServiceEntry:
     port: int
     title: str
     publishes: tuple[str, ...] = ()  # streams whose events this service writes to its outbox
+    # Services this one calls over HTTP (prefill, read-your-writes): their base URLs are its settings
+    # ``<peer>_url`` (env ``<NAME>_<PEER>_URL``), set by the stack and the compose file from this list.
+    calls: tuple[str, ...] = ()
 
     @property
     def package(self) -> str:
@@ -49,6 +52,10 @@ class ServiceEntry:
     def local_url(self) -> str:
         """Base URL on one machine (``make run``)."""
         return f"http://127.0.0.1:{self.port}"
+
+    def peer_url_env(self, peer: str) -> str:
+        """The environment variable holding ``peer``'s base URL for this service (``ACCEPTANCE_FORMS_URL``)."""
+        return f"{self.env_prefix}{peer.upper()}_URL"
 
     def module(self, name: str) -> ModuleType:
         """Import one of the service's fixed-name modules (``main``, ``config``, ``consumers``...)."""
@@ -96,10 +103,16 @@ SERVICES = Registry(
         ServiceEntry("identity", 8000, "identity (token issuer)"),
         ServiceEntry("forms", 8001, "forms (catalogue, profiles, prefill)", publishes=("catalog",)),
         ServiceEntry("ticketing", 8002, "ticketing (smart queue)", publishes=("ticketing",)),
-        ServiceEntry("acceptance", 8003, "acceptance (front desk)", publishes=("applications",)),
-        ServiceEntry("approval", 8004, "approval (back office)", publishes=("approvals",)),
         ServiceEntry(
-            "issuance", 8005, "issuance (results, licences)", publishes=("licences", "notifications")
+            "acceptance", 8003, "acceptance (front desk)", publishes=("applications",), calls=("forms", "ticketing")
+        ),
+        ServiceEntry("approval", 8004, "approval (back office)", publishes=("approvals",), calls=("acceptance",)),
+        ServiceEntry(
+            "issuance",
+            8005,
+            "issuance (results, licences)",
+            publishes=("licences", "notifications"),
+            calls=("acceptance", "approval"),
         ),
     )
 )

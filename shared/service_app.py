@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -19,7 +19,7 @@ from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from shared import db, migrations
+from shared import db, migrations, workdays
 from shared.auth import Authenticator, KeySet, install_security, public
 from shared.bus import EventConsumer, KafkaBus
 from shared.handlers import ConsumerSpec
@@ -82,6 +82,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(service=service, level=settings.log_level, json=settings.log_json)
+        _log_calendar(workdays.configure(settings.calendar_dir))
         engine = db.make_engine(settings.database_url)
         sessionmaker = db.make_sessionmaker(engine)
         bus = KafkaBus(settings)
@@ -244,6 +245,23 @@ async def _drain(runtime: Runtime) -> None:
     log.info("drained", summary=summary, unpublished=left, behind=behind, seconds=round(seconds, 2))
 
 
+def _log_calendar(calendar: workdays.WorkCalendar) -> None:
+    """Say at start which years are official, and warn when due dates will be counted on a provisional year."""
+    today = workdays.hall_today()
+    years = {y: calendar.source_of(y) for y in (today.year - 1, today.year, today.year + 1)}
+    where = str(calendar.operator_dir) if calendar.operator_dir else None
+    log.info("working-day calendar", sources={str(y): s for y, s in years.items()}, operator_dir=where)
+    for key, text in calendar.warnings(today).items():
+        log.warning("working-day calendar is not complete", warning=key, detail=text)
+
+
+def _calendar_warnings(request: Request) -> dict[str, str]:
+    """Calendar warnings as of the service's today (its pinned clock, if it has one)."""
+    clock = getattr(request.app.state, "clock", None)
+    today = clock.today() if clock is not None else workdays.hall_today()
+    return workdays.default_calendar().warnings(today)
+
+
 def _short(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__
@@ -265,7 +283,8 @@ def _ops_router() -> APIRouter:
     )
     async def readyz(request: Request) -> JSONResponse:
         """Readiness: migrated, not draining, database answers, broker answers. A broker that lost events
-        is named under ``warnings`` until the relay has sent them again."""
+        is named under ``warnings`` until the relay has sent them again; so is a working-day calendar
+        without the official schedule of this year or (from 1 November) next year (``calendar``)."""
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         reasons: dict[str, str] = {}
         if runtime is None:
@@ -284,9 +303,10 @@ def _ops_router() -> APIRouter:
             reasons["broker"] = _short(exc) or "timeout"
         if reasons:
             return JSONResponse({"status": "not_ready", "reasons": reasons}, status_code=503)
+        warnings: dict[str, Any] = _calendar_warnings(request)  # due dates may move: named, still ready
         if runtime.relay.loss:  # requests are served meanwhile: named, not taken out of rotation
-            return JSONResponse({"status": "ready", "warnings": {"broker_data_loss": runtime.relay.loss}})
-        return JSONResponse({"status": "ready"})
+            warnings["broker_data_loss"] = runtime.relay.loss
+        return JSONResponse({"status": "ready", "warnings": warnings} if warnings else {"status": "ready"})
 
     @router.get("/metrics", dependencies=[public(rate_limited=False)], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
@@ -294,6 +314,26 @@ def _ops_router() -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+def close_on_shutdown(app: FastAPI, *clients: _Closable) -> None:
+    """Close the service's HTTP clients to other services after its own lifespan (drain included) ended."""
+    service_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with service_lifespan(app):
+            try:
+                yield
+            finally:
+                for client in clients:
+                    await client.aclose()
+
+    app.router.lifespan_context = lifespan
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -1,5 +1,7 @@
 """Settings every service shares; each service subclasses with its own env prefix (FORMS_, ...)."""
 
+import os
+
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -49,6 +51,11 @@ class ServiceSettings(BaseSettings):
     rate_limit_storage_uri: str = Field(
         default="memory://",
         description="Where public rate limits count: memory:// per replica, or redis://host:6379/0 shared by replicas.",
+    )
+    calendar_dir: str | None = Field(
+        default_factory=lambda: os.environ.get("ONEWINDOW_CALENDAR_DIR") or None,
+        description="Directory of operator notice files calendar-cn-YYYY.json: ONEWINDOW_CALENDAR_DIR for all "
+        "services (a prefixed variable overrides it); a file replaces the shipped year (docs/approval.md).",
     )
 
     @model_validator(mode="after")

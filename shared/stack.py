@@ -211,6 +211,11 @@ def _drain_summary(places: StackPlaces, name: str) -> str:
     return ""
 
 
+def peer_urls(svc: ServiceEntry, places: StackPlaces) -> dict[str, str]:
+    """The base URLs of the services ``svc`` calls (registry ``calls``), at this stack's ports."""
+    return {svc.peer_url_env(peer): places.url(SERVICES.get(peer)) for peer in svc.calls}
+
+
 def _service_starter(
     svc: ServiceEntry, places: StackPlaces, database_url: str, bootstrap: str, jwks: str, logs: Path
 ) -> Callable[[], "subprocess.Popen[bytes]"]:
@@ -220,8 +225,7 @@ def _service_starter(
         f"{prefix}KAFKA_BOOTSTRAP": bootstrap,
         f"{prefix}AUTH_JWKS_FILE": jwks,
         f"{prefix}KEYS_DIR": str(places.var / "keys"),
-        "ACCEPTANCE_FORMS_URL": places.url(SERVICES.get("forms")),
-    }
+    } | peer_urls(svc, places)
 
     def start() -> "subprocess.Popen[bytes]":
         log = open(logs / f"{svc.name}.log", "ab")  # noqa: SIM115 (the child's stdout for its lifetime)

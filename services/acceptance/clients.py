@@ -1,6 +1,8 @@
-"""The one synchronous call on the hot path: forms ``POST /prefill``, with a short budget.
+"""Synchronous calls from acceptance: forms ``POST /prefill`` on the hot path, with a short budget; and
+ticketing's called ticket, read through when its ``ticket.called`` event has not arrived yet
+(``TicketingClient``, at the end).
 
-Whatever goes wrong (forms down, slow, answering an error or nonsense) the result is a degraded
+Prefill: whatever goes wrong (forms down, slow, answering an error or nonsense) the result is a degraded
 prefill: no values, nothing checked off, and a reason for the clerk; the form is then typed by hand.
 After ``failure_threshold`` consecutive failures forms is skipped for ``open_seconds`` (a circuit
 breaker), then one probe call at a time goes through until one succeeds, so a hung forms costs the
@@ -23,10 +25,13 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 from prometheus_client import Gauge
+from pydantic import ValidationError
 
+from shared.events.ticketing import TicketCalled
 from shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -159,6 +164,68 @@ class FormsClient:
     def _degraded(self, reason: str, *, outage: bool = False) -> Prefill:
         log.warning("prefill degraded; the clerk fills the form by hand", reason=reason)
         return Prefill(degraded=True, reason=reason, outage=outage)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class TicketingUnavailable(Exception):
+    """Ticketing could not say whether the ticket was called (down, slow, failing): retry shortly."""
+
+
+@dataclass(frozen=True)
+class TicketCall:
+    """A called ticket as ticketing knows it: the ``ticket.called`` event it staged, and its flow's id."""
+
+    event: TicketCalled
+    correlation_id: str
+
+
+class TicketingClient:
+    """Reads a called ticket from ticketing ``GET /tickets/{id}/call`` when acceptance has not received
+    its ``ticket.called`` event yet, so the clerk's first try right after call-next works.
+
+    Only on that miss (the read model answers every later open), with the caller's bearer token (a
+    clerk sees the tickets of their halls), a short budget and no retry: the clerk is waiting, and a
+    503 with ``Retry-After`` tells the desk software when to try again.
+    """
+
+    def __init__(self, *, base_url: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.timeout = timeout
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+
+    async def called_ticket(self, *, authorization: str | None, ticket_id: str) -> TicketCall | None:
+        """The ticket's last call, or None if ticketing does not know it, cannot show it to this caller,
+        or it was never called; raises ``TicketingUnavailable`` when ticketing cannot answer."""
+        headers = {"Authorization": authorization} if authorization else {}
+        try:
+            response = await asyncio.wait_for(
+                self._client.get(f"/tickets/{quote(ticket_id, safe='')}/call", headers=headers), self.timeout
+            )
+        except TimeoutError as exc:
+            log.warning("ticketing did not answer in time; the clerk retries")
+            raise TicketingUnavailable("ticketing did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            log.warning("ticketing unreachable; the clerk retries", error=type(exc).__name__)
+            raise TicketingUnavailable(f"ticketing unreachable ({type(exc).__name__})") from exc
+        if response.status_code in (403, 404, 422):  # another hall, unknown, not a ticket id
+            return None
+        if response.status_code != 200:
+            log.warning("ticketing answered an error; the clerk retries", status=response.status_code)
+            raise TicketingUnavailable(f"ticketing answered {response.status_code}")
+        try:
+            data = response.json()
+            if not data.get("called_at") or not data.get("window"):
+                return None  # waiting, never called
+            event = TicketCalled(
+                ticket_id=str(data["ticket_id"]), hall=data["hall"], number=data["number"],
+                matter_code=data["matter_code"], window=data["window"], staff_id=data.get("staff_id"),
+                called_at=data["called_at"], zone=data.get("zone"),
+            )
+            correlation_id = str(data["correlation_id"])
+        except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
+            raise TicketingUnavailable("ticketing answered an unreadable body") from exc
+        return TicketCall(event=event, correlation_id=correlation_id)
 
     async def aclose(self) -> None:
         await self._client.aclose()

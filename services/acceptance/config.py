@@ -17,6 +17,13 @@ class AcceptanceSettings(ServiceSettings):
     )
     forms_failure_threshold: int = Field(default=3, ge=1, description="Consecutive failures that open the breaker.")
     forms_open_seconds: float = Field(default=10.0, ge=0, description="How long forms is skipped once open.")
+    ticketing_url: str = Field(
+        default="http://127.0.0.1:8002",
+        description="Base URL of the ticketing service (a called ticket read through before its event arrives).",
+    )
+    ticketing_timeout_seconds: float = Field(
+        default=1.0, gt=0, le=10, description="Budget of that read; past it the open answers 503 with Retry-After."
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8003", description="Base of the public progress URL encoded in receipt QR codes."
     )

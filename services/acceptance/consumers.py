@@ -14,7 +14,7 @@ from shared.events.approvals import (
 )
 from shared.events.catalog import BundlePublished, MatterPublished
 from shared.events.licences import LicenceIssued, LicenceRevoked, ResultCollected, ResultReady
-from shared.events.ticketing import TicketCalled
+from shared.events.ticketing import HallPublished, TicketCalled
 from shared.handlers import ConsumerSpec, Delivery
 
 
@@ -31,6 +31,11 @@ async def on_bundle_published(event: BundlePublished, ctx: Delivery[None]) -> No
 async def on_ticket_called(event: TicketCalled, ctx: Delivery[None]) -> None:
     """A window called a ticket: the clerk may open an application from it."""
     await read_models.record_called_ticket(ctx.session, event=event, correlation_id=ctx.correlation_id)
+
+
+async def on_hall_published(event: HallPublished, ctx: Delivery[None]) -> None:
+    """Ticketing created, changed, closed down or reopened a hall: collection halls are checked against it."""
+    await read_models.record_hall(ctx.session, event=event)
 
 
 async def on_task_opened(event: ApprovalTaskOpened, ctx: Delivery[None]) -> None:
@@ -101,6 +106,7 @@ CONSUMERS: list[ConsumerSpec] = [
             MatterPublished: on_matter_published,
             BundlePublished: on_bundle_published,
             TicketCalled: on_ticket_called,
+            HallPublished: on_hall_published,
             ApprovalTaskOpened: on_task_opened,
             SupplementRequested: on_supplement_requested,
             ApprovalDecided: on_decided,

@@ -43,6 +43,12 @@ def receipt_html(receipt: dict[str, Any]) -> str:
         for i in receipt["items"] if i["commitment"]
     ]
     commitment = f"<p>容缺承诺：{'；'.join(committed)}</p>" if committed else ""
+    provisional = (
+        f"<p>注：{'、'.join(str(y) for y in receipt['provisional_years'])}年放假安排尚未公布，上述日期暂按法定节假日"
+        "计算，如有调整以国务院公布的放假安排为准。</p>"
+        if receipt.get("due_dates_provisional")
+        else ""
+    )
     body = (
         f'<div class="qr">{qr_svg(receipt["tracking_url"])}</div>'
         f"<h1>受理回执</h1><p>受理编号：{escape(receipt['application_no'] or '')}</p>"
@@ -50,7 +56,7 @@ def receipt_html(receipt: dict[str, Any]) -> str:
         f"<p>申请人：{escape(receipt['applicant']['name'])}（{escape(receipt['applicant']['id_number'] or '')}）</p>"
         f"<p>受理大厅：{escape(receipt['hall'])}　取件大厅：{escape(receipt['collect_hall'])}</p>"
         f"<p>受理时间：{escape(receipt['accepted_at'] or '')}　承诺办结日期：{escape(receipt['promised_date'] or '')}</p>"
-        f"<table><tr><th>事项</th><th>承办部门</th><th>承诺办结</th></tr>{rows}</table>{commitment}"
+        f"<table><tr><th>事项</th><th>承办部门</th><th>承诺办结</th></tr>{rows}</table>{commitment}{provisional}"
         f"<p>扫描二维码或凭查询码查询办理进度：{escape(receipt['tracking_code'] or '')}</p>"
     )
     return _page("受理回执", body)

@@ -4,12 +4,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.acceptance import access, rules
+from services.acceptance import access, read_models, rules
 from services.acceptance import repository as repo
 from services.acceptance.models import Application, ApplicationItem
 from services.acceptance.schemas import ApplicationUpdate
 from shared.auth import Principal
-from shared.problems import Conflict, FieldError
+from shared.problems import Conflict, FieldError, Unprocessable
 
 
 def apply_changes(
@@ -59,6 +59,13 @@ async def update_draft(
     access.check(principal, app, write=True)
     if app.status not in rules.EDITABLE:
         raise Conflict(f"application is {app.status}; only drafts are edited")
+    if body.collect_hall and body.collect_hall != app.collect_hall:
+        # The rule of opening: another hall must be known and open, the opening hall not closed down.
+        errors = await read_models.hall_errors(
+            session, code=body.collect_hall, field="collect_hall", unknown_ok=body.collect_hall == app.hall
+        )
+        if errors:
+            raise Unprocessable(errors[0].message, errors=errors)
     items = await repo.get_items(session, application_id=app.id)
     apply_changes(app, values=body.values, presented=body.presented, all_codes=material_codes(items))
     if body.collect_hall:

@@ -1,22 +1,23 @@
 """Acceptance service: any window accepts any matter (无差别受理)."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
 
 from services.acceptance import consumers, router
-from services.acceptance.clients import FormsClient
+from services.acceptance.clients import FormsClient, TicketingClient
 from services.acceptance.config import AcceptanceSettings
 from services.acceptance.models import backbone
-from shared.service_app import create_service_app
+from shared.service_app import close_on_shutdown, create_service_app
 
 
 def create_app(
-    settings: AcceptanceSettings | None = None, *, forms_transport: httpx.AsyncBaseTransport | None = None
+    settings: AcceptanceSettings | None = None,
+    *,
+    forms_transport: httpx.AsyncBaseTransport | None = None,
+    ticketing_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """The acceptance app; ``forms_transport`` lets tests reach a forms app in-process."""
+    """The acceptance app; ``forms_transport`` / ``ticketing_transport`` let tests reach those apps in-process."""
     settings = settings or AcceptanceSettings()
     app = create_service_app(
         settings=settings,
@@ -25,7 +26,7 @@ def create_app(
         "prefill from forms, material checks, one-time notices (一次性告知), commitments (容缺受理), "
         "refusals, receipts with tracking QR codes, and one status history per application.",
         backbone=backbone,
-        routers=[router.router, router.progress_router],
+        routers=[router.router, router.progress_router, router.questions_router],
         consumers=consumers.CONSUMERS,
     )
     forms = FormsClient(
@@ -36,17 +37,10 @@ def create_app(
         open_seconds=settings.forms_open_seconds,
     )
     app.state.forms_client = forms
-    service_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with service_lifespan(app):
-            try:
-                yield
-            finally:
-                await forms.aclose()
-
-    app.router.lifespan_context = lifespan
+    app.state.ticketing_client = TicketingClient(
+        base_url=settings.ticketing_url, timeout=settings.ticketing_timeout_seconds, transport=ticketing_transport
+    )
+    close_on_shutdown(app, forms, app.state.ticketing_client)
     return app
 
 

@@ -1,6 +1,6 @@
 """Acceptance tables, all in schema ``acceptance``.
 
-Read models fed by events (matters, bundles, called tickets) and the service's own aggregate:
+Read models fed by events (matters, bundles, called tickets, halls) and the service's own aggregate:
 applications with their items (one per matter; a bundle has several) and one status history.
 """
 
@@ -66,6 +66,8 @@ class Bundle(Base):
     name: Mapped[str] = mapped_column(String(200))
     lead_department: Mapped[str] = mapped_column(String(40))
     matters: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # [{matter, position, needs: [{material, from_matter, licence_type}], parallel}] (BundlePublished.members)
+    members: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
 
 
 class CalledTicket(Base):
@@ -82,6 +84,18 @@ class CalledTicket(Base):
     called_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     correlation_id: Mapped[str | None] = mapped_column(String(100))  # the ticket's: the application adopts it
     application_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Hall(Base):
+    """A hall as ticketing last published it (from hall.published): where results may wait for collection."""
+
+    __tablename__ = "halls"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10))  # open | closed (closed down, 撤并)
+    hall_version: Mapped[int] = mapped_column(Integer)  # ticketing's count of the hall's changes: higher wins
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # when ticketing changed it
 
 
 class DailyCounter(Base):
@@ -178,3 +192,23 @@ class StatusEntry(Base):
     note: Mapped[str | None] = mapped_column(Text)  # public text: no personal data
     source: Mapped[str] = mapped_column(String(60))  # acceptance | approval.decided | ...
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the request's time or the event's occurred_at
+
+
+class PrecheckQuestion(Base):
+    """A pre-check question (预审咨询) from the front desk to a department's approver about a draft, with a
+    snapshot of the draft as asked (personal data masked) and the approver's answer."""
+
+    __tablename__ = "precheck_questions"
+    __table_args__ = (Index("ix_precheck_questions_department_status", "department", "status", "asked_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    department: Mapped[str] = mapped_column(String(40))
+    question: Mapped[str] = mapped_column(Text)
+    draft: Mapped[dict[str, Any]] = mapped_column(JSONB)  # the draft as asked about, personal data masked
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | answered
+    asked_by: Mapped[str] = mapped_column(String(128))
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(128))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -6,10 +6,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.acceptance import access, editing, rules
+from services.acceptance import access, editing, read_models, rules
 from services.acceptance import repository as repo
-from services.acceptance.clients import Prefill
-from services.acceptance.models import Application, ApplicationItem
+from services.acceptance.clients import Prefill, TicketingClient, TicketingUnavailable
+from services.acceptance.models import Application, ApplicationItem, CalledTicket
 from services.acceptance.schemas import ApplicationOpen
 from shared.auth import Principal
 from shared.events.envelope import uuid7
@@ -23,6 +23,9 @@ class ServiceUnavailable(DomainError):
     status, code, title = 503, "dependency_unavailable", "Dependency unavailable"
 
 
+TICKETING_RETRY_AFTER = 2  # seconds: ticketing restarts or its short outage passes; the event may arrive meanwhile
+
+
 async def already_opened(
     session: AsyncSession, *, principal: Principal, idempotency_key: str
 ) -> Application | None:
@@ -34,9 +37,17 @@ async def already_opened(
 
 
 async def resolve_target(
-    session: AsyncSession, *, principal: Principal, body: ApplicationOpen
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    body: ApplicationOpen,
+    tickets: TicketingClient | None = None,
+    authorization: str | None = None,
 ) -> tuple[str | None, str | None, str | None]:
-    """Check who may open what, and the applicant's identifier; returns (matter, bundle, ticket correlation id)."""
+    """Check who may open what, and the applicant's identifier; returns (matter, bundle, ticket correlation id).
+
+    A ticket acceptance has not heard called yet is read through from ticketing (``tickets``, with the
+    caller's ``authorization``), so the clerk's first try right after call-next works."""
     if access.is_applicant(principal):
         if body.channel != "web" or body.ticket_id:
             raise Forbidden("applicants apply online (channel web), without a ticket")
@@ -48,6 +59,10 @@ async def resolve_target(
     matter, bundle, correlation = body.matter, body.bundle, None
     if body.ticket_id:
         ticket = await repo.get_ticket(session, ticket_id=body.ticket_id)
+        if ticket is None and tickets is not None:
+            ticket = await _read_through_ticket(
+                session, tickets=tickets, authorization=authorization, ticket_id=body.ticket_id
+            )
         if ticket is None:
             raise Unprocessable(
                 "the ticket has not been called",
@@ -61,7 +76,26 @@ async def resolve_target(
         correlation = ticket.correlation_id
         if not (matter or bundle):
             matter = ticket.matter_code
+    await _check_target(session, body=body, matter=matter, bundle=bundle)  # before forms is asked
     return matter, bundle, correlation
+
+
+async def _read_through_ticket(
+    session: AsyncSession, *, tickets: TicketingClient, authorization: str | None, ticket_id: str
+) -> CalledTicket | None:
+    """Ask ticketing about a ticket whose ``ticket.called`` has not arrived; record a called one exactly as
+    the event will (the same upsert, so the event changes nothing later). 503 + Retry-After if ticketing
+    cannot answer; None if it was not called (or is not the caller's to see)."""
+    try:
+        call = await tickets.called_ticket(authorization=authorization, ticket_id=ticket_id)
+    except TicketingUnavailable as exc:
+        raise ServiceUnavailable(
+            f"cannot check the ticket with ticketing: {exc}; retry shortly", retry_after=TICKETING_RETRY_AFTER
+        ) from exc
+    if call is None:
+        return None
+    await read_models.record_called_ticket(session, event=call.event, correlation_id=call.correlation_id)
+    return await repo.get_ticket(session, ticket_id=ticket_id)
 
 
 async def open_application(
@@ -143,8 +177,12 @@ async def open_application(
         raise Conflict("a request with this Idempotency-Key is already being handled; retry") from exc
     if body.ticket_id and (ticket := await repo.get_ticket(session, ticket_id=body.ticket_id)) is not None:
         ticket.application_id = app.id  # the latest application opened from this ticket
+    needs = rules.bundle_needs(codes, members=list(bundle.members or []), matters=matters) if bundle else {}
     for position, code in enumerate(codes):
         snapshot = rules.matter_snapshot(matters[code])
+        if code in needs:  # what this member takes from an earlier member of the bundle (never asked for)
+            snapshot["bundle_needs"] = needs[code]["needs"]
+            snapshot["parallel"] = needs[code]["parallel"]
         session.add(
             ApplicationItem(
                 id=str(uuid7()),
@@ -225,6 +263,58 @@ async def refresh_prefill(
     await repo.add_history(session, application_id=app.id, status="prefilled", at=now, source="acceptance")
     await session.flush()
     return app
+
+
+# What the catalogue's applicant_type values mean; any other value (none today) restricts nobody.
+APPLICANT_TYPES = {"natural_person": "自然人", "legal_person": "法人或其他组织"}
+
+
+async def _check_target(
+    session: AsyncSession, *, body: ApplicationOpen, matter: str | None, bundle: str | None
+) -> None:
+    """The matter (every member of a bundle) accepts this type of applicant, and the halls are usable;
+    one 422 with every error, before anything is stored or forms is asked about the applicant."""
+    errors = await _applicant_type_errors(session, applicant_type=body.applicant.type, matter=matter, bundle=bundle)
+    errors += await read_models.collect_hall_errors(session, hall=body.hall, collect_hall=body.collect_hall)
+    if errors:
+        raise Unprocessable("; ".join(e.message for e in errors)[:1000], errors=errors)
+
+
+async def _applicant_type_errors(
+    session: AsyncSession, *, applicant_type: str, matter: str | None, bundle: str | None
+) -> list[FieldError]:
+    """One error per matter that does not accept ``applicant_type`` (a company cannot open 失业登记).
+    Unknown codes are left to ``open_application``, which names them."""
+    title = ""
+    codes = [matter] if matter else []
+    members: list[dict[str, Any]] = []
+    if bundle:
+        row = await repo.get_bundle(session, code=bundle)
+        if row is None:
+            return []
+        title, codes, members = f"{row.name} ({row.code}) 中的", list(row.matters), list(row.members or [])
+    matters = await repo.get_matters(session, codes=codes)
+    # In a bundle, a member that needs an earlier member's result (the business licence of the shop being
+    # set up) is applied for by what that member creates: 开办美容院 is opened by a person, and its health
+    # permit is the new 个体工商户's. Only the members that stand on their own are checked.
+    on_behalf = (
+        {c for c, need in rules.bundle_needs(codes, members=members, matters=matters).items() if need["needs"]}
+        if bundle and all(c in matters for c in codes)
+        else set()
+    )
+    errors = []
+    for code in codes:
+        found = matters.get(code)
+        if found is None or found.applicant_type not in APPLICANT_TYPES or found.applicant_type == applicant_type:
+            continue
+        if code in on_behalf:
+            continue
+        errors.append(FieldError(
+            field="applicant.type",
+            message=f"{title}{found.name} ({found.code}) 仅受理{APPLICANT_TYPES[found.applicant_type]}申请",
+            type="applicant_type_not_accepted",
+        ))
+    return errors
 
 
 def _check_applicant(body: ApplicationOpen) -> None:

@@ -1,10 +1,11 @@
-"""Local read models of what other services publish: the catalogue's matters and bundles, called tickets."""
+"""Local read models of what other services publish: the catalogue's matters and bundles, called tickets, halls."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.acceptance import repository as repo
 from shared.events.catalog import BundlePublished, MatterPublished
-from shared.events.ticketing import TicketCalled
+from shared.events.ticketing import HallPublished, TicketCalled
+from shared.problems import FieldError
 
 
 async def record_matter(session: AsyncSession, *, event: MatterPublished) -> None:
@@ -40,6 +41,7 @@ async def record_bundle(session: AsyncSession, *, event: BundlePublished) -> Non
             "name": event.name,
             "lead_department": event.lead_department,
             "matters": list(event.matters),
+            "members": [m.model_dump() for m in event.members],
         },
     )
 
@@ -59,3 +61,39 @@ async def record_called_ticket(session: AsyncSession, *, event: TicketCalled, co
             "correlation_id": correlation_id,
         },
     )
+
+
+async def record_hall(session: AsyncSession, *, event: HallPublished) -> None:
+    """Upsert a hall as ticketing published it (a higher ``hall_version`` wins)."""
+    await repo.upsert_hall(
+        session,
+        values={
+            "code": event.code,
+            "name": event.name,
+            "status": event.status,
+            "hall_version": event.hall_version,
+            "updated_at": event.updated_at,
+        },
+    )
+
+
+async def hall_errors(session: AsyncSession, *, code: str, field: str, unknown_ok: bool) -> list[FieldError]:
+    """A hall results may wait at: open, and known to ticketing unless ``unknown_ok``; else one error on ``field``."""
+    hall = await repo.get_hall(session, code=code)
+    if hall is None:
+        return [] if unknown_ok else [FieldError(field=field, message=f"{code}: 未知的领取大厅", type="unknown_hall")]
+    if hall.status == "closed":
+        return [FieldError(field=field, message=f"{code}: 该大厅已撤并", type="hall_closed_down")]
+    return []
+
+
+async def collect_hall_errors(session: AsyncSession, *, hall: str, collect_hall: str | None) -> list[FieldError]:
+    """Opening a draft: another collect hall than the opening one must be known to ticketing and open.
+
+    The opening hall itself (the default) is refused only when ticketing closed it down: a hall the read
+    model has not heard of yet is the clerk's own (their token names it), and a new hall's event may lag.
+    """
+    errors = await hall_errors(session, code=hall, field="hall", unknown_ok=True)
+    if collect_hall is not None and collect_hall != hall:
+        errors += await hall_errors(session, code=collect_hall, field="collect_hall", unknown_ok=False)
+    return errors

@@ -13,6 +13,7 @@ from services.acceptance.models import (
     Bundle,
     CalledTicket,
     DailyCounter,
+    Hall,
     Matter,
     StatusEntry,
 )
@@ -47,6 +48,21 @@ async def upsert_ticket(session: AsyncSession, *, values: dict[str, Any]) -> Non
         index_elements=[CalledTicket.ticket_id], set_={k: stmt.excluded[k] for k in values if k != "ticket_id"}
     )
     await session.execute(stmt)
+
+
+async def upsert_hall(session: AsyncSession, *, values: dict[str, Any]) -> None:
+    """Insert or replace a hall unless a newer version of it is already held (a late copy changes nothing)."""
+    stmt = insert(Hall).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Hall.code],
+        set_={k: stmt.excluded[k] for k in values if k != "code"},
+        where=Hall.hall_version < stmt.excluded.hall_version,
+    )
+    await session.execute(stmt)
+
+
+async def get_hall(session: AsyncSession, *, code: str) -> Hall | None:
+    return await session.get(Hall, code)
 
 
 async def get_matters(session: AsyncSession, *, codes: list[str]) -> dict[str, Matter]:

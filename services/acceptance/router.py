@@ -1,34 +1,40 @@
 """Acceptance HTTP endpoints (thin: each calls the sub-domain module that owns the rule, see docs/acceptance.md)."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.acceptance import access, documents, editing, opening, progress, submission, views
+from services.acceptance import access, documents, editing, opening, progress, questions, submission, views
+from services.acceptance import repository as repo
 from services.acceptance.clients import FormsClient
 from services.acceptance.config import AcceptanceSettings
-from services.acceptance.models import Application
+from services.acceptance.models import Application, backbone
 from services.acceptance.schemas import (
+    AnswerIn,
     ApplicationOpen,
     ApplicationSummary,
     ApplicationUpdate,
     ApplicationView,
     ProgressView,
+    QuestionIn,
+    QuestionView,
     RefuseIn,
     SubmitIn,
     SupplementIn,
 )
+from shared import readthrough
 from shared.auth import Principal, Role, public, require
 from shared.events.envelope import uuid7
 from shared.observability import CORRELATION_HEADER
-from shared.problems import Conflict, NotFound
+from shared.problems import Conflict, FieldError, NotFound, Unprocessable
 from shared.service_app import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/applications", tags=["applications"])
 progress_router = APIRouter(tags=["progress"])
+questions_router = APIRouter(prefix="/questions", tags=["pre-check questions"])
 
 Writer = Annotated[Principal, require(Role.CLERK, Role.APPLICANT)]
 Clerk = Annotated[Principal, require(Role.CLERK)]
@@ -71,13 +77,18 @@ async def open_application(
 ) -> ApplicationView:
     """Open a draft for a matter or a bundle (from a called ticket, at a window, or online); the form
     arrives prefilled from forms, or empty with ``degraded`` = true if forms is slow or down.
-    With an ``Idempotency-Key`` header a retried request returns the draft it already opened (200)."""
+    With an ``Idempotency-Key`` header a retried request returns the draft it already opened (200).
+    A ticket just called is asked of ticketing if its ``ticket.called`` has not arrived yet (first try
+    works); 503 ``dependency_unavailable`` with ``Retry-After`` if ticketing cannot answer then."""
     if idempotency_key and (
         existing := await opening.already_opened(session, principal=principal, idempotency_key=idempotency_key)
     ):
         response.status_code = 200
         return await views.application_view(session, app=existing)
-    matter, bundle, correlation = await opening.resolve_target(session, principal=principal, body=body)
+    matter, bundle, correlation = await opening.resolve_target(
+        session, principal=principal, body=body, tickets=request.app.state.ticketing_client,
+        authorization=request.headers.get("authorization"),
+    )
     correlation = correlation or caller_correlation(request)  # a ticket's flow wins over the request's
     application_id = str(uuid7())
     forms: FormsClient = request.app.state.forms_client
@@ -251,3 +262,90 @@ async def public_progress(tracking_code: str, session: SessionDep) -> ProgressVi
     """Public progress by the tracking code on the receipt: statuses and dates, no personal data."""
     app = await progress.by_tracking_code(session, tracking_code=tracking_code)
     return await views.progress_view(session, app=app)
+
+
+@progress_router.get("/accepted-events", tags=["read-your-writes"])
+async def accepted_events(
+    principal: Annotated[Principal, require(Role.SERVICE, Role.APPROVER, Role.LIAISON, Role.ISSUANCE_CLERK)],
+    session: SessionDep,
+    application_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    tracking_code: Annotated[str | None, Query(min_length=8, max_length=64)] = None,
+) -> list[dict[str, Any]]:
+    """The ``application.accepted`` envelope(s) acceptance staged for an application (by id or tracking
+    code), straight from its outbox: approval and issuance read them through when a person acts before
+    the broker delivered them (docs/acceptance.md, "Read-your-writes"). Approvers and liaison officers
+    see applications with an item of their departments, issuance clerks those collected in their halls;
+    anything else is 404."""
+    if (application_id is None) == (tracking_code is None):
+        raise Unprocessable("name the application by exactly one of application_id, tracking_code",
+                            errors=[FieldError(field="application_id", message="give it or tracking_code")])
+    app = (
+        await repo.get_application(session, application_id=application_id)
+        if application_id is not None
+        else await repo.get_by_tracking_code(session, tracking_code=tracking_code or "")
+    )
+    if app is None:
+        raise NotFound("no such accepted application")
+    found = await readthrough.staged(session, backbone.outbox_table, key=app.id, types=["application.accepted"])
+    by_receipt = tracking_code is not None
+    visible = [e for e in found if _may_read_accepted(principal, e.payload, by_receipt=by_receipt)]
+    if not visible:
+        raise NotFound("no such accepted application")
+    return [e.model_dump(mode="json") for e in visible]
+
+
+def _may_read_accepted(principal: Principal, payload: dict[str, Any], *, by_receipt: bool) -> bool:
+    """Services read every application; approvers those with an item of their departments (the task shows
+    the same values); issuance clerks only by the tracking code of a receipt in front of them (an
+    unguessable code), in their halls, so the window cannot look applications up by id."""
+    if principal.has(Role.SERVICE):
+        return True
+    if principal.has(Role.APPROVER, Role.LIAISON) and any(
+        principal.may_act_for_department(i.get("department")) for i in payload.get("items", [])
+    ):
+        return True
+    return by_receipt and principal.has(Role.ISSUANCE_CLERK) and (
+        principal.may_act_in_hall(payload.get("collect_hall")) or principal.may_act_in_hall(payload.get("hall"))
+    )
+
+
+# ---- pre-check questions (预审咨询) ----------------------------------------------------------------------
+
+DepartmentReader = Annotated[Principal, require(Role.APPROVER, Role.AUDITOR)]
+Approver = Annotated[Principal, require(Role.APPROVER)]
+
+
+@router.post("/{application_id}/questions", status_code=201, response_model=QuestionView)
+async def ask_question(
+    application_id: str, body: QuestionIn, principal: Clerk, session: SessionDep
+) -> QuestionView:
+    """Ask a department's approver about a draft (预审咨询); the draft as it stands (personal data masked)
+    goes with the question. 422 for a department none of the draft's matters belongs to."""
+    row = await questions.ask(
+        session, principal=principal, application_id=application_id, department=body.department,
+        question=body.question, now=utcnow(),
+    )
+    return QuestionView.model_validate(row, from_attributes=True)
+
+
+@questions_router.get("", response_model=list[QuestionView])
+async def list_questions(
+    principal: DepartmentReader,
+    session: SessionDep,
+    department: Annotated[str | None, Query(max_length=40)] = None,
+    status: Literal["open", "answered"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
+) -> list[QuestionView]:
+    """Pre-check questions to the caller's departments, oldest first (403 for another department)."""
+    rows = await questions.visible(
+        session, principal=principal, department=department, status=status, limit=limit, offset=offset
+    )
+    return [QuestionView.model_validate(q, from_attributes=True) for q in rows]
+
+
+@questions_router.post("/{question_id}/answer", response_model=QuestionView)
+async def answer_question(question_id: str, body: AnswerIn, principal: Approver, session: SessionDep) -> QuestionView:
+    """Answer a pre-check question of one's department, once (409 the second time); it shows on the draft."""
+    row = await questions.answer(session, principal=principal, question_id=question_id, text=body.answer, now=utcnow())
+    return QuestionView.model_validate(row, from_attributes=True)

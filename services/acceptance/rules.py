@@ -1,12 +1,13 @@
 """Pure rules of acceptance (no database): value validation, material states, promised dates, status groups."""
 
-from datetime import date
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
 from services.acceptance.models import Application, Matter
 from shared.problems import DomainError, FieldError
 from shared.validators import VALIDATORS
-from shared.workdays import WorkCalendar, default_calendar
+from shared.workdays import HALL_TZ, WorkCalendar, default_calendar
 
 EDITABLE = ("draft", "submitted")
 BEFORE_ACCEPTANCE = ("draft", "submitted", "pending_supplement")
@@ -23,6 +24,29 @@ def promised_date(*, accepted_on: date, working_days: int, calendar: WorkCalenda
     """Promised completion: ``working_days`` working days after acceptance; 0 = the acceptance day
     itself (or the next working day when accepted on a day off)."""
     return (calendar or default_calendar()).add_working_days(accepted_on, working_days)
+
+
+def provisional_years(
+    *, accepted_at: datetime | None, dates: Iterable[date | str | None], calendar: WorkCalendar | None = None
+) -> list[int]:
+    """Years without the State Council's holiday notice that promised dates or commitment deadlines
+    counted from acceptance run through: such dates may move when the notice is loaded."""
+    if accepted_at is None:
+        return []
+    start = accepted_at.astimezone(HALL_TZ).date() if accepted_at.tzinfo else accepted_at.date()
+    ends = [date.fromisoformat(d) if isinstance(d, str) else d for d in dates if d]
+    return (calendar or default_calendar()).provisional_years(start, max([start, *ends]))
+
+
+def due_dates_marks(app: Application, items: list[Any]) -> dict[str, Any]:
+    """``due_dates_provisional`` / ``provisional_years`` of an application's promised dates and deadlines
+    (the same fields approval's task clock shows)."""
+    dates: list[date | str | None] = [app.promised_date]
+    for item in items:
+        dates.append(item.promised_date)
+        dates.append((item.commitment or {}).get("deadline"))
+    years = provisional_years(accepted_at=app.accepted_at, dates=dates)
+    return {"due_dates_provisional": bool(years), "provisional_years": years}
 
 
 def validator_for(key: str, hints: dict[str, str]) -> str | None:
@@ -128,7 +152,14 @@ def missing_fields(app: Application) -> list[str]:
 def check_materials(
     matter: dict[str, Any], *, presented: set[str], licences: dict[str, str], committed: set[str]
 ) -> list[dict[str, Any]]:
-    """The state of each material of one matter: present, licence, committed, missing or not_provided."""
+    """The state of each material of one matter: present, licence, from_bundle, committed, missing or
+    not_provided.
+
+    ``from_bundle``: an earlier member of the same bundle produces it (the snapshot's ``bundle_needs``);
+    it is never missing, never in the one-time notice, and the member's task waits for that licence.
+    A licence the applicant already holds (or a presented copy) wins: then nothing is waited for.
+    """
+    produced = {n["material"]: n["from_matter"] for n in matter.get("bundle_needs") or []}
     states = []
     for m in matter.get("materials", []):
         code = m["code"]
@@ -137,6 +168,8 @@ def check_materials(
             status = "present"
         elif code in licences:
             status = "licence"
+        elif code in produced:
+            status = "from_bundle"
         elif code in committed and committable:
             status = "committed"
         else:
@@ -149,9 +182,43 @@ def check_materials(
                 "tolerable_missing": committable,
                 "status": status,
                 "licence_no": licences.get(code) if status == "licence" else None,
+                "from_matter": produced.get(code) if status == "from_bundle" else None,
             }
         )
     return states
+
+
+def bundle_needs(
+    codes: list[str], *, members: list[dict[str, Any]], matters: dict[str, Matter]
+) -> dict[str, dict[str, Any]]:
+    """Per member matter: ``{"needs": [{material, from_matter, licence_type}], "parallel": bool}``.
+
+    From the bundle's published ``members`` when the catalogue sent them; else derived from the matters
+    by the catalogue's rule (a later member's material satisfied by an earlier member's result licence),
+    e.g. for bundle rows stored before forms published members.
+    """
+    if members:
+        by_code = {m["matter"]: m for m in members}
+        return {
+            c: {
+                "needs": list(by_code.get(c, {}).get("needs") or []),
+                "parallel": bool(by_code.get(c, {}).get("parallel")),
+            }
+            for c in codes
+        }
+    producers: dict[str, str] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for code in codes:
+        matter = matters[code]
+        needs = [
+            {"material": m["code"], "from_matter": producers[lt], "licence_type": lt}
+            for m in matter.materials
+            if (lt := m.get("satisfied_by_licence_type")) and lt in producers
+        ]
+        out[code] = {"needs": needs, "parallel": False}
+        if matter.result_licence_type:
+            producers.setdefault(matter.result_licence_type, code)
+    return out
 
 
 def matter_snapshot(matter: Matter) -> dict[str, Any]:

@@ -102,8 +102,9 @@ class MaterialView(BaseModel):
     name: str
     required: bool
     tolerable_missing: bool
-    status: str  # present | licence | committed | missing | not_provided
+    status: str  # present | licence | from_bundle | committed | missing | not_provided
     licence_no: str | None = None
+    from_matter: str | None = None  # from_bundle: the earlier member of the bundle that produces it
 
 
 class ItemView(BaseModel):
@@ -136,6 +137,40 @@ class HistoryView(BaseModel):
     note: str | None = None
 
 
+class QuestionIn(BaseModel):
+    """A pre-check question (预审咨询) to a department's approver about a draft; the draft goes with it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    department: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-]+$",
+                            description="A department of one of the draft's matters.")
+    question: str = Field(min_length=2, max_length=2000)
+
+
+class AnswerIn(BaseModel):
+    """The approver's answer to a pre-check question."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    answer: str = Field(min_length=2, max_length=4000)
+
+
+class QuestionView(BaseModel):
+    """A pre-check question with the draft as asked about (personal data masked) and its answer."""
+
+    id: str
+    application_id: str
+    department: str
+    question: str
+    draft: dict[str, Any]
+    status: str  # open | answered
+    asked_by: str
+    asked_at: datetime
+    answer: str | None = None
+    answered_by: str | None = None
+    answered_at: datetime | None = None
+
+
 class ApplicationView(BaseModel):
     """An application as staff and its applicant see it."""
 
@@ -160,6 +195,12 @@ class ApplicationView(BaseModel):
     notice: dict[str, Any] | None = None
     refusal_reason: str | None = None
     promised_date: date | None = None
+    due_dates_provisional: bool = Field(
+        default=False,
+        description="Promised dates or commitment deadlines count through a year without the State Council's "
+        "holiday notice (statutory holidays only): they may move when the notice is loaded.",
+    )
+    provisional_years: list[int] = Field(default_factory=list, description="Those years, e.g. [2027].")
     accepted_at: datetime | None = None
     correlation_id: str = Field(
         description="The flow's id, from the ticket to the licence: the called ticket's when opened from one, "
@@ -167,6 +208,9 @@ class ApplicationView(BaseModel):
         "application carries it."
     )
     history: list[HistoryView] = []
+    questions: list[QuestionView] = Field(
+        default=[], description="Pre-check questions to departments' approvers about the draft, with answers."
+    )
 
 
 class ApplicationSummary(BaseModel):

@@ -19,9 +19,11 @@ from shared.events.applications import (
     ApplicationAccepted,
     ApplicationRefused,
     ApplicationSupplemented,
+    Awaited,
     Commitment,
     MaterialState,
 )
+from shared.ids import approval_task_id
 from shared.outbox import Outbox
 from shared.problems import Conflict, FieldError, Forbidden, Unprocessable
 from shared.workdays import default_calendar
@@ -172,10 +174,13 @@ async def _accept(
     app.status = "accepted"
     for item in items:
         item.status, item.status_at = "accepted", now
+        item.task_id = approval_task_id(item.id)  # approval opens it under this id: usable at once
         item.promised_date = rules.promised_date(
             accepted_on=today, working_days=item.matter["promised_limit_working_days"]
         )
     app.promised_date = max(i.promised_date for i in items if i.promised_date)
+    bundle = await repo.get_bundle(session, code=app.bundle_code) if app.bundle_code else None
+    item_of = {item.matter_code: item.id for item in items}
     await repo.add_history(
         session,
         application_id=app.id,
@@ -193,6 +198,7 @@ async def _accept(
         channel=app.channel,
         ticket_id=app.ticket_id,
         bundle_code=app.bundle_code,
+        lead_department=bundle.lead_department if bundle else None,
         catalog_version=app.catalog_version,
         applicant=Applicant(
             type=app.applicant_type,
@@ -225,6 +231,8 @@ async def _accept(
                 )
                 if item.commitment
                 else None,
+                awaits=_awaits(item, item_of),
+                parallel=bool(item.matter.get("parallel")) and bool(_awaits(item, item_of)),
             )
             for item in items
         ],
@@ -235,6 +243,21 @@ async def _accept(
     )
     await outbox.add(session, event, hall=app.hall, correlation_id=app.correlation_id)
     await session.flush()
+
+
+def _awaits(item: ApplicationItem, item_of: dict[str, str]) -> list[Awaited]:
+    """What the item waits for: its materials an earlier member of the bundle produces (from_bundle)."""
+    needs = {n["material"]: n for n in item.matter.get("bundle_needs") or []}
+    return [
+        Awaited(
+            material=m["code"],
+            from_item_id=item_of[needs[m["code"]]["from_matter"]],
+            from_matter=needs[m["code"]]["from_matter"],
+            licence_type=needs[m["code"]]["licence_type"],
+        )
+        for m in item.materials
+        if m["status"] == "from_bundle" and m["code"] in needs and needs[m["code"]]["from_matter"] in item_of
+    ]
 
 
 async def supplement(

@@ -4,8 +4,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.acceptance import questions, rules
 from services.acceptance import repository as repo
-from services.acceptance import rules
 from services.acceptance.models import Application
 from services.acceptance.schemas import (
     ApplicationSummary,
@@ -15,14 +15,19 @@ from services.acceptance.schemas import (
     ItemView,
     MaterialView,
     ProgressView,
+    QuestionView,
 )
 from shared.privacy import mask_id_number, mask_mobile, mask_name
 
+# Steps of the desk's own work the public progress page does not show.
+_INTERNAL_STEPS = ("draft", "precheck_asked", "precheck_answered")
+
 
 async def application_view(session: AsyncSession, *, app: Application) -> ApplicationView:
-    """The whole application: form with provenance, materials per item, notice, history."""
+    """The whole application: form with provenance, materials per item, notice, history, pre-check questions."""
     items = await repo.get_items(session, application_id=app.id)
     history = await repo.get_history(session, application_id=app.id)
+    asked = await questions.of_application(session, application_id=app.id)
     hints = app.prefill.get("fields", {})
     return ApplicationView(
         id=app.id,
@@ -58,9 +63,11 @@ async def application_view(session: AsyncSession, *, app: Application) -> Applic
         notice=app.notice,
         refusal_reason=app.refusal_reason,
         promised_date=app.promised_date,
+        **rules.due_dates_marks(app, items),
         accepted_at=app.accepted_at,
         correlation_id=app.correlation_id,
         history=[HistoryView(status=h.status, at=h.at, item_id=h.item_id, note=h.note) for h in history],
+        questions=[QuestionView.model_validate(q, from_attributes=True) for q in asked],
     )
 
 
@@ -99,7 +106,8 @@ async def progress_view(session: AsyncSession, *, app: Application) -> ProgressV
              "status": i.status, "promised_date": i.promised_date}
             for i in items
         ],
-        history=[HistoryView(status=h.status, at=h.at, item_id=h.item_id) for h in history if h.status != "draft"],
+        history=[HistoryView(status=h.status, at=h.at, item_id=h.item_id) for h in history
+                 if h.status not in _INTERNAL_STEPS],
     )
 
 
@@ -120,6 +128,7 @@ def receipt(app: Application, items: list[Any], *, tracking_url: str) -> dict[st
         "collect_hall": app.collect_hall,
         "accepted_at": app.accepted_at.isoformat() if app.accepted_at else None,
         "promised_date": app.promised_date.isoformat() if app.promised_date else None,
+        **rules.due_dates_marks(app, items),
         "applicant": {"name": app.applicant_name, "id_number": mask_id_number(app.applicant_id),
                       "mobile": mask_mobile(app.applicant_mobile)},
         "items": [

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.approval import repository
 from services.approval.models import Application, Task
 from shared.auth import Principal
-from shared.problems import NotFound
+from shared.problems import Forbidden, NotFound
 
 
 async def get_visible_task(session: AsyncSession, *, task_id: str, principal: Principal) -> Task:
@@ -28,6 +28,25 @@ async def lock_for_action(session: AsyncSession, *, task_id: str, principal: Pri
     locked = await repository.lock_task(session, task_id=task_id)
     assert locked is not None
     return locked
+
+
+def check_not_via_liaison(task: Task) -> None:
+    """403 when an approver would decide a task of a department without resident approvers: that decision is
+    the department's signed document, recorded by its liaison officer (POST /tasks/{id}/liaison-decision)."""
+    if task.via_liaison:
+        raise Forbidden(
+            f"department {task.department} has no approvers in the hall: its liaison officer records "
+            "the department's signed decision (联络官代录部门决定)"
+        )
+
+
+def check_via_liaison(task: Task) -> None:
+    """403 when a liaison officer would record a decision for a department with resident approvers."""
+    if not task.via_liaison:
+        raise Forbidden(
+            f"department {task.department} has approvers in the hall: they decide its tasks, "
+            "a liaison officer cannot record a decision for it (该部门有驻厅审批人员,联络官不能代录决定)"
+        )
 
 
 async def get_visible_application(

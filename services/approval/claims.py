@@ -12,6 +12,7 @@ async def claim(session: AsyncSession, *, task_id: str, principal: Principal) ->
     """Take an unassigned task; of concurrent claims exactly one wins, the others get 409."""
     task = await access.lock_for_action(session, task_id=task_id, principal=principal)
     steps.check_open(task)
+    access.check_not_via_liaison(task)  # its liaison carries it; nobody in the hall works it
     role = steps.check_step_role(task, principal)
     if task.assignee == principal.sub:
         return task
@@ -27,6 +28,7 @@ async def assign(session: AsyncSession, *, task_id: str, principal: Principal, a
     """Give a task to a colleague of the same department (replaces any assignee)."""
     task = await access.lock_for_action(session, task_id=task_id, principal=principal)
     steps.check_open(task)
+    access.check_not_via_liaison(task)
     role = steps.check_step_role(task, principal)
     previous = task.assignee
     task.assignee = assignee

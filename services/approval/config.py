@@ -26,6 +26,13 @@ class ApprovalSettings(ServiceSettings):
         default_factory=list,
         description="Matters whose commitment cases are sampled for post-checks more often.",
     )
+    acceptance_url: str = Field(
+        default="http://127.0.0.1:8003",
+        description="Base URL of acceptance: application.accepted read through before the broker delivers it.",
+    )
+    acceptance_timeout_seconds: float = Field(
+        default=1.5, gt=0, le=10, description="Budget of that read; past it the answer is 503 with Retry-After."
+    )
     rectification_working_days: int = Field(
         default=10, ge=1, description="Time given to rectify after a post-check."
     )

@@ -47,6 +47,12 @@ def due_dates(
     )
 
 
+def provisional_years(accepted_on: date, *dues: date) -> list[int]:
+    """Years without an official holiday notice that the count from ``accepted_on`` to ``dues`` runs
+    through: such due dates may move when the State Council notice is loaded."""
+    return calendar().provisional_years(accepted_on, max((accepted_on, *dues)))
+
+
 def clock_of(task: Task, *, as_of: date, warning_days: int) -> dict[str, Any]:
     """Where ``task`` stands against its limits on ``as_of``."""
     cal = calendar()
@@ -72,6 +78,7 @@ def clock_of(task: Task, *, as_of: date, warning_days: int) -> dict[str, Any]:
             state = "warning"
         else:
             state = "on_track"
+    provisional = provisional_years(task.accepted_on, legal_due, promised_due)
     return {
         "as_of": as_of,
         "state": state,
@@ -81,4 +88,6 @@ def clock_of(task: Task, *, as_of: date, warning_days: int) -> dict[str, Any]:
         "paused_since": task.paused_since,
         "working_days_left": left,
         "legal_overdue": (task.decided_on or as_of) > legal_due,
+        "due_dates_provisional": bool(provisional),
+        "provisional_years": provisional,
     }

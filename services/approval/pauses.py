@@ -23,7 +23,7 @@ def _pause(task: Task, *, status: str, on: date) -> None:
     task.paused_since = on
 
 
-def _unpause(task: Task, *, on: date) -> int:
+def resume_clock(task: Task, *, on: date) -> int:
     """Resume the clock on ``on``: the paused working days extend both due dates; returns them."""
     paused = 0
     if task.paused_since is not None:
@@ -107,7 +107,7 @@ async def resume(
     role = steps.check_step_role(task, principal)
     if task.assignee != principal.sub:
         raise Conflict("claim the task before acting on it")
-    paused = _unpause(task, on=clock.today())
+    paused = resume_clock(task, on=clock.today())
     history.record(
         session,
         task,
@@ -136,7 +136,7 @@ async def apply_supplement(
         if event.item_id is not None and task.item_id != event.item_id:
             continue
         if task.status == "supplement":
-            paused = _unpause(task, on=on)
+            paused = resume_clock(task, on=on)
             history.record(
                 session,
                 task,

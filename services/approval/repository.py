@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.approval.models import (
     OPEN_STATES,
     Application,
+    DecisionDocument,
+    Department,
     Handover,
     PostCheck,
     Task,
@@ -314,6 +316,79 @@ async def open_department_tasks(session: AsyncSession, *, department: str) -> Se
         (
             await session.execute(
                 select(Task).where(Task.department == department, Task.status.in_(OPEN_STATES))
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+# ---- liaison departments (联络官) ---------------------------------------------------------------------------
+
+
+async def upsert_department(session: AsyncSession, *, values: dict) -> None:
+    """Insert or replace a department of the catalogue unless a newer catalogue version is already held."""
+    stmt = insert(Department).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Department.code],
+        set_={k: stmt.excluded[k] for k in values if k != "code"},
+        where=Department.catalog_version <= stmt.excluded.catalog_version,
+    )
+    await session.execute(stmt)
+
+
+async def liaison_departments(session: AsyncSession, *, codes: set[str]) -> set[str]:
+    """Which of ``codes`` the catalogue marks as without resident approvers (unknown codes: resident)."""
+    if not codes:
+        return set()
+    rows = await session.execute(
+        select(Department.code).where(Department.code.in_(codes), Department.resident_approvers.is_(False))
+    )
+    return set(rows.scalars().all())
+
+
+def liaison_worklist_query(
+    *, departments: set[str] | None, halls: set[str] | None, statuses: list[str] | None
+) -> Select[Task]:
+    """Tasks of departments without resident approvers (``None`` = every department / hall)."""
+    query = select(Task).where(Task.via_liaison.is_(True))
+    if departments is not None:
+        query = query.where(Task.department.in_(departments))
+    if halls is not None:
+        query = query.where(Task.hall.in_(halls))
+    if statuses:
+        query = query.where(Task.status.in_(statuses))
+    return query.order_by(Task.promised_due, Task.id)
+
+
+async def last_returned_handover(session: AsyncSession, *, task_id: str) -> Handover | None:
+    """The latest hand-over of a task whose files came back from the department."""
+    return (
+        (
+            await session.execute(
+                select(Handover)
+                .where(Handover.task_id == task_id, Handover.returned_at.is_not(None))
+                .order_by(Handover.returned_at.desc())
+            )
+        )
+        .scalars()
+        .first()
+    )
+
+
+async def decision_document(session: AsyncSession, *, task_id: str) -> DecisionDocument | None:
+    """The signed decision document recorded for a task, if any."""
+    return await session.get(DecisionDocument, task_id)
+
+
+async def handovers_of_tasks(session: AsyncSession, *, task_ids: list[str]) -> Sequence[Handover]:
+    """Every hand-over of the given tasks, oldest first."""
+    if not task_ids:
+        return []
+    return (
+        (
+            await session.execute(
+                select(Handover).where(Handover.task_id.in_(task_ids)).order_by(Handover.sent_at)
             )
         )
         .scalars()

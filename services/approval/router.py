@@ -3,11 +3,13 @@
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.approval import (
     access,
+    bundles,
     claims,
     deadlines,
     decisions,
@@ -15,21 +17,27 @@ from services.approval import (
     liaison,
     pauses,
     post_checks,
+    readthrough,
     steps,
     time_limits,
     worklist,
 )
 from services.approval.dependencies import ClockDep, PrincipalDep, SettingsDep
-from services.approval.models import Handover, PostCheck, Task
+from services.approval.models import DecisionDocument, Handover, PostCheck, Task
 from services.approval.schemas import (
     ApplicationRead,
     AssignRequest,
+    BundleNoticeRead,
+    BundleRead,
+    DecisionDocumentRead,
     DenyRequest,
     DepartmentReport,
     HandoverCreate,
     HandoverRead,
     HandoverReturn,
     HistoryRead,
+    LiaisonDecisionRequest,
+    LiaisonTaskSummary,
     OpinionRequest,
     PostCheckRead,
     PostCheckResult,
@@ -41,14 +49,15 @@ from services.approval.schemas import (
     TaskRead,
     TaskSummary,
 )
-from shared.auth import Role, require
+from shared.auth import Principal, Role, require
 from shared.privacy import mask_id_number, mask_name
+from shared.problems import NotFound
 from shared.service_app import RuntimeDep, SessionDep
 
 router = APIRouter(tags=["approval"])
 
 STAFF = (Role.APPROVER, Role.LIAISON, Role.AUDITOR)
-TaskStatus = Literal["pending", "supplement", "suspended", "approved", "denied", "revoked"]
+TaskStatus = Literal["pending", "supplement", "suspended", "waiting_upstream", "approved", "denied", "revoked"]
 
 
 def _summary(task: Task, *, as_of: date, warning_days: int) -> dict:
@@ -72,11 +81,32 @@ def _summary(task: Task, *, as_of: date, warning_days: int) -> dict:
         "overdue_notified": task.overdue_on is not None,
         "commitment_status": task.commitment_status,
         "correlation_id": task.correlation_id,
+        "via_liaison": task.via_liaison,
+        "awaits": task.awaits or [],
+        "parallel": task.parallel,
     }
 
 
 def _handover(h: Handover) -> HandoverRead:
     return HandoverRead.model_validate(h, from_attributes=True)
+
+
+def _document(d: DecisionDocument | None) -> DecisionDocumentRead | None:
+    if d is None:
+        return None
+    return DecisionDocumentRead(
+        task_id=d.task_id,
+        handover_id=d.handover_id,
+        number=d.number,
+        signed_by=d.signed_by,
+        signed_on=d.signed_on,
+        sha256=d.sha256,
+        file_name=d.file_name,
+        size=d.size,
+        has_file=d.size is not None,
+        recorded_by=d.recorded_by,
+        recorded_at=d.recorded_at,
+    )
 
 
 def _post_check(c: PostCheck) -> PostCheckRead:
@@ -114,6 +144,7 @@ async def _read(session: AsyncSession, task: Task, *, as_of: date, warning_days:
         ],
         handovers=[_handover(h) for h in await liaison.handovers(session, task_id=task.id)],
         post_checks=[_post_check(c) for c in await post_checks.of_task(session, task_id=task.id)],
+        decision_document=_document(await liaison.document(session, task_id=task.id)),
     )
 
 
@@ -126,6 +157,7 @@ async def list_tasks(
     principal: PrincipalDep,
     clock: ClockDep,
     settings: SettingsDep,
+    request: Request,
     department: str | None = None,
     status: Annotated[list[TaskStatus] | None, Query()] = None,
     matter: str | None = None,
@@ -136,8 +168,16 @@ async def list_tasks(
     as_of: date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
+    application_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="Tasks of one application; works right after submit."),
+    ] = None,
 ) -> list[dict]:
-    """The department worklist: only the caller's departments; applicants masked."""
+    """The department worklist: only the caller's departments; applicants masked. With ``application_id``
+    right after submit, tasks application.accepted has not brought yet are opened from acceptance first
+    (503 ``dependency_unavailable`` with ``Retry-After`` if acceptance cannot answer then)."""
+    if application_id is not None:
+        await readthrough.ensure_application(session, request=request, application_id=application_id)
     day = as_of or clock.today()
     tasks = await worklist.page(
         session,
@@ -153,6 +193,7 @@ async def list_tasks(
         warning_days=settings.warning_working_days,
         limit=limit,
         offset=offset,
+        application_id=application_id,
     )
     return [_summary(t, as_of=day, warning_days=settings.warning_working_days) for t in tasks]
 
@@ -364,14 +405,108 @@ async def return_files(
     return _handover(handover)
 
 
+@router.get(
+    "/liaison/worklist",
+    response_model=list[LiaisonTaskSummary],
+    dependencies=[require(Role.LIAISON, Role.AUDITOR)],
+)
+async def liaison_worklist(
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    department: str | None = None,
+    hall: Annotated[str | None, Query(description="The accepting hall, where the files are picked up.")] = None,
+    status: Annotated[list[TaskStatus] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict]:
+    """Tasks of departments without resident approvers, for the liaison officer (联络官): within the
+    caller's departments and halls (``*`` = all), with where their files are; applicants masked."""
+    day = clock.today()
+    tasks, latest = await liaison.worklist(
+        session,
+        principal=principal,
+        department=department,
+        hall=hall,
+        statuses=list(status) if status else None,
+        limit=limit,
+        offset=offset,
+    )
+    rows = []
+    for t in tasks:
+        h = latest.get(t.id)
+        files = "in_hall" if h is None else ("at_department" if h.returned_at is None else "returned")
+        rows.append(
+            _summary(t, as_of=day, warning_days=settings.warning_working_days)
+            | {"files": files, "handover_id": h.id if h else None}
+        )
+    return rows
+
+
+@router.post(
+    "/tasks/{task_id}/liaison-decision", response_model=TaskRead, dependencies=[require(Role.LIAISON)]
+)
+async def liaison_decision(
+    task_id: str,
+    body: LiaisonDecisionRequest,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> TaskRead:
+    """Record the decision a department without resident approvers signed, with its decision document, once
+    the files came back; emits approval.decided. 403 for a department with resident approvers; 409 while
+    the files are at the department or before any came back."""
+    doc = body.document
+    task = await liaison.record_decision(
+        session,
+        task_id=task_id,
+        principal=principal,
+        decision=body.decision,
+        reason=body.reason,
+        number=doc.number,
+        signed_by=doc.signed_by,
+        signed_on=doc.signed_on,
+        sha256=doc.sha256,
+        file_base64=doc.file_base64,
+        file_name=doc.file_name,
+        outbox=runtime.outbox,
+        clock=clock,
+    )
+    return await _respond(session, task, clock, settings)
+
+
+@router.get(
+    "/tasks/{task_id}/decision-document",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    dependencies=[require(*STAFF)],
+)
+async def decision_document(task_id: str, session: SessionDep, principal: PrincipalDep) -> Response:
+    """The signed decision PDF a liaison officer uploaded for a task of the caller's departments."""
+    task = await access.get_visible_task(session, task_id=task_id, principal=principal)
+    document = await liaison.document(session, task_id=task.id)
+    if document is None or document.content is None:
+        raise NotFound("no signed decision file was uploaded for this task")
+    return Response(
+        document.content,
+        media_type="application/pdf",
+        headers={"X-Content-SHA256": document.sha256, "Cache-Control": "no-store"},
+    )
+
+
 # ---- applications (bundles) -----------------------------------------------------------------------------
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationRead, dependencies=[require(*STAFF)])
 async def get_application(
-    application_id: str, session: SessionDep, principal: PrincipalDep
+    application_id: str, session: SessionDep, principal: PrincipalDep, request: Request
 ) -> ApplicationRead:
-    """Decision state of an application / bundle; members of other departments show only their state."""
+    """Decision state of an application / bundle; members of other departments show only their state.
+    Right after submit it is read through from acceptance, as ``GET /tasks?application_id=`` is."""
+    await readthrough.ensure_application(session, request=request, application_id=application_id)
     application, tasks = await access.get_visible_application(
         session, application_id=application_id, principal=principal
     )
@@ -394,6 +529,19 @@ async def get_application(
             for t in tasks
         ],
     )
+
+
+@router.get("/applications/{application_id}/decided-events", tags=["read-your-writes"])
+async def decided_events(
+    application_id: str,
+    session: SessionDep,
+    principal: Annotated[Principal, require(Role.SERVICE, Role.ISSUANCE_CLERK)],
+) -> list[dict]:
+    """The application's ``approval.decided`` envelopes straight from approval's outbox: issuance reads
+    them through when its window scans a receipt right after the decision (docs/approval.md,
+    "Read-your-writes"). Issuance clerks see applications of their halls."""
+    found = await readthrough.decided_events(session, principal=principal, application_id=application_id)
+    return [e.model_dump(mode="json") for e in found]
 
 
 # ---- time limits ---------------------------------------------------------------------------------------
@@ -504,3 +652,116 @@ async def post_check_result(
         rectification_days=settings.rectification_working_days,
     )
     return _post_check(check)
+
+
+# ---- bundles: the lead department (牵头部门) -------------------------------------------------------------
+
+
+def _bundle(
+    application, tasks, alerts, notice, *, as_of: date, warning_days: int
+) -> dict:
+    alerted = {a.task_id for a in alerts}
+    return {
+        "application_id": application.application_id,
+        "application_no": application.application_no,
+        "bundle_code": application.bundle_code,
+        "lead_department": application.lead_department,
+        "status": application.status,
+        "decided_at": application.decided_at,
+        "due_date": bundles.overall_due(tasks, as_of=as_of, warning_days=warning_days),
+        "members": [
+            _summary(t, as_of=as_of, warning_days=warning_days)
+            | {
+                "decision": t.decision,
+                "reason": t.reason,
+                "decided_on": t.decided_on,
+                "result_licence_type": t.result_licence_type,
+                "licence_no": t.licence_no,
+                "late_alerted": t.id in alerted,
+            }
+            for t in tasks
+        ],
+        "alerts": alerts,
+        "notice_no": notice.notice_no if notice else None,
+    }
+
+
+@router.get("/bundles", response_model=list[BundleRead], dependencies=[require(Role.APPROVER, Role.AUDITOR)])
+async def list_bundles(
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    status: Literal["open", "decided"] | None = None,
+    as_of: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict]:
+    """Bundles (一件事) the caller's departments lead: every member with its state, the overall due date
+    (the latest member's promised date) and the alerts of late members."""
+    day = as_of or clock.today()
+    rows = await bundles.lead_bundles(session, principal=principal, status=status, limit=limit, offset=offset)
+    return [_bundle(*row, as_of=day, warning_days=settings.warning_working_days) for row in rows]
+
+
+@router.get(
+    "/bundles/{application_id}", response_model=BundleRead, dependencies=[require(Role.APPROVER, Role.AUDITOR)]
+)
+async def get_bundle(
+    application_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    as_of: date | None = None,
+) -> dict:
+    """One bundle for its lead department (403 for other departments): every member task, read-only —
+    members of other departments are claimed and decided only by their own departments."""
+    row = await bundles.lead_bundle(session, application_id=application_id, principal=principal)
+    return _bundle(*row, as_of=as_of or clock.today(), warning_days=settings.warning_working_days)
+
+
+@router.post(
+    "/bundles/{application_id}/decision-notice",
+    status_code=201,
+    response_model=BundleNoticeRead,
+    dependencies=[require(Role.APPROVER)],
+)
+async def issue_decision_notice(
+    application_id: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    response: Response,
+) -> dict:
+    """The lead department issues the combined decision notice (一件事联合审批决定书) listing every member;
+    409 while a member is undecided; issued once (a repeat returns the same notice with 200)."""
+    notice, created = await bundles.issue_notice(
+        session, application_id=application_id, principal=principal, outbox=runtime.outbox, clock=clock
+    )
+    if not created:
+        response.status_code = 200
+    return notice.content
+
+
+@router.get(
+    "/bundles/{application_id}/decision-notice",
+    response_model=BundleNoticeRead,
+    dependencies=[require(Role.APPROVER, Role.AUDITOR)],
+)
+async def get_decision_notice(application_id: str, session: SessionDep, principal: PrincipalDep) -> dict:
+    """The issued combined decision notice (404 before it is issued)."""
+    notice = await bundles.get_notice(session, application_id=application_id, principal=principal)
+    return notice.content
+
+
+@router.get(
+    "/bundles/{application_id}/decision-notice.html",
+    response_class=HTMLResponse,
+    dependencies=[require(Role.APPROVER, Role.AUDITOR)],
+)
+async def decision_notice_html(application_id: str, session: SessionDep, principal: PrincipalDep) -> HTMLResponse:
+    """The combined decision notice as a printable A4 page."""
+    notice = await bundles.get_notice(session, application_id=application_id, principal=principal)
+    return HTMLResponse(bundles.notice_html(notice.content))

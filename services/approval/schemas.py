@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Request(BaseModel):
@@ -69,6 +69,38 @@ class HandoverReturn(_Request):
     _files = field_validator("files")(_no_blank_items)
 
 
+class DecisionDocumentIn(_Request):
+    """The department's signed decision (决定书): its number, signatory and date, and the scanned PDF
+    (base64) and/or its SHA-256 digest when the paper stays at the department."""
+
+    number: str = Field(min_length=1, max_length=100, description="The document number (文号).")
+    signed_by: str = Field(min_length=1, max_length=128, description="Who signed it at the department.")
+    signed_on: date
+    sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 of the signed PDF (hex)."
+    )
+    file_base64: str | None = Field(
+        default=None, min_length=8, max_length=7_000_000, description="The signed PDF, base64 (at most 5 MiB)."
+    )
+    file_name: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _file_or_digest(self) -> "DecisionDocumentIn":
+        if self.sha256 is None and self.file_base64 is None:
+            raise ValueError("give the signed PDF (file_base64) or its sha256")
+        return self
+
+
+class LiaisonDecisionRequest(_Request):
+    """A liaison officer records the decision the department signed, after the files came back."""
+
+    decision: Literal["approved", "denied"]
+    reason: str | None = Field(
+        default=None, max_length=2000, description="The department's opinion; required for a denial."
+    )
+    document: DecisionDocumentIn
+
+
 class SamplingRequest(_Request):
     department: str = Field(min_length=1, max_length=64)
     decided_from: date
@@ -107,6 +139,22 @@ class HandoverRead(BaseModel):
     returned_note: str | None
 
 
+class DecisionDocumentRead(BaseModel):
+    """A recorded decision document (the PDF itself at GET /tasks/{id}/decision-document)."""
+
+    task_id: str
+    handover_id: str
+    number: str
+    signed_by: str
+    signed_on: date
+    sha256: str
+    file_name: str | None
+    size: int | None
+    has_file: bool
+    recorded_by: str
+    recorded_at: datetime
+
+
 class PostCheckRead(BaseModel):
     id: str
     task_id: str
@@ -133,6 +181,12 @@ class Clock(BaseModel):
     paused_since: date | None
     working_days_left: int | None
     legal_overdue: bool  # past the legal limit (法定时限), undecided, or decided after it
+    due_dates_provisional: bool = Field(
+        default=False,
+        description="The due dates count through a year without the State Council's holiday notice (statutory "
+        "holidays only, no adjusted working days): they may move when the notice is loaded.",
+    )
+    provisional_years: list[int] = Field(default_factory=list, description="Those years, e.g. [2027].")
 
 
 class TaskSummary(BaseModel):
@@ -158,6 +212,25 @@ class TaskSummary(BaseModel):
     correlation_id: str | None = Field(
         default=None, description="The flow's id, from the ticket to the licence (that of application.accepted)."
     )
+    via_liaison: bool = Field(
+        default=False,
+        description="The department has no approvers in the hall: a liaison officer (联络官) carries the task.",
+    )
+    awaits: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Bundle member: materials an earlier member's licence provides (material, from_item_id, "
+        "from_matter, licence_type, licence_no once arrived). A waiting_upstream task opens when all arrived.",
+    )
+    parallel: bool = Field(default=False, description="Started at once; approvable once every awaited licence arrived.")
+
+
+class LiaisonTaskSummary(TaskSummary):
+    """A row of the liaison worklist: where the files are."""
+
+    files: Literal["in_hall", "at_department", "returned"] = Field(
+        description="in_hall: not yet carried; at_department: a hand-over is open; returned: the files came back."
+    )
+    handover_id: str | None = Field(default=None, description="The latest hand-over.")
 
 
 class TaskRead(TaskSummary):
@@ -183,6 +256,7 @@ class TaskRead(TaskSummary):
     history: list[HistoryRead]
     handovers: list[HandoverRead]
     post_checks: list[PostCheckRead]
+    decision_document: DecisionDocumentRead | None = None
 
 
 class ApplicationRead(BaseModel):
@@ -218,3 +292,73 @@ class DepartmentReport(BaseModel):
     open: int
     open_overdue: int
     open_warning: int
+
+
+class BundleMemberRead(TaskSummary):
+    """A member task of a bundle as its lead department sees it (read-only outside its own department)."""
+
+    decision: str | None = None
+    reason: str | None = None
+    decided_on: date | None = None
+    result_licence_type: str | None = None
+    licence_no: str | None = None
+    late_alerted: bool = False
+
+
+class BundleAlertRead(BaseModel):
+    """An alert to the lead department: a member ran past its promised date."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    task_id: str
+    department: str
+    matter_code: str
+    promised_due: date
+    as_of: date
+    created_at: datetime
+
+
+class BundleRead(BaseModel):
+    """A bundle (一件事) for its lead department (牵头部门): every member, the overall due date, alerts."""
+
+    application_id: str
+    application_no: str
+    bundle_code: str | None
+    lead_department: str
+    status: str
+    decided_at: datetime | None
+    due_date: date | None = Field(description="The bundle's due date: the latest member's promised date.")
+    members: list[BundleMemberRead]
+    alerts: list[BundleAlertRead]
+    notice_no: str | None = Field(default=None, description="The combined decision notice, once issued.")
+
+
+class BundleNoticeMember(BaseModel):
+    item_id: str
+    matter_code: str
+    matter_name: str
+    department: str
+    decision: str
+    reason: str | None = None
+    decided_on: date | None = None
+    licence_type: str | None = None
+    licence_no: str | None = None
+
+
+class BundleNoticeRead(BaseModel):
+    """The combined decision notice (一件事联合审批决定书): one document listing every member's decision."""
+
+    notice_no: str
+    application_id: str
+    application_no: str
+    bundle_code: str | None
+    lead_department: str
+    applicant: dict[str, Any]
+    issued_on: date
+    issued_at: datetime
+    issued_by: str
+    members: list[BundleNoticeMember]
+    approved: int
+    denied: int

@@ -44,6 +44,8 @@ def check_open(task: Task) -> None:
 
 def check_workable(task: Task, principal: Principal) -> str:
     """The task runs (not paused, not decided) and belongs to the caller; returns the acting role."""
+    if task.status == "waiting_upstream":  # a bundle member: bundles.py opens it when the licence arrives
+        raise Conflict("task waits for the licence of an earlier bundle member (前置事项证照尚未签发)")
     if task.status in PAUSED_STATES:
         raise Conflict(f"task is paused ({task.status}); resume it first")
     check_open(task)

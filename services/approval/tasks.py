@@ -1,4 +1,5 @@
-"""Opening tasks from application.accepted: one per item, with its steps and due dates."""
+"""Opening tasks from application.accepted: one per item, with its steps and due dates (a bundle member
+that needs an earlier member's licence opens waiting_upstream: bundles.py opens it when the licence arrives)."""
 
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ from shared import context
 from shared.auth import Role
 from shared.events.applications import ApplicationAccepted
 from shared.events.approvals import ApprovalTaskOpened
-from shared.events.envelope import uuid7
+from shared.ids import approval_task_id
 from shared.outbox import Outbox
 
 
@@ -37,6 +38,7 @@ async def open_tasks(
             "hall": event.hall,
             "collect_hall": event.collect_hall,
             "bundle_code": event.bundle_code,
+            "lead_department": event.lead_department,
             "item_ids": [item.item_id for item in event.items],
             "status": "open",
             "correlation_id": correlation_id,
@@ -45,6 +47,8 @@ async def open_tasks(
     # the flow the application row already holds wins (a repeated acceptance under another id changes nothing)
     flow = await repository.flow_correlation(session, application_id=event.application_id) or correlation_id
     accepted_on = clock.local_date(event.accepted_at)
+    # departments without resident approvers (catalogue read model): their tasks go to the liaison officer
+    via_liaison = await repository.liaison_departments(session, codes={i.department for i in event.items})
     opened: list[str] = []
     for item in event.items:
         names = (
@@ -57,7 +61,9 @@ async def open_tasks(
             paused_days=0,
         )
         commitment = item.commitment
-        task_id = str(uuid7())
+        task_id = approval_task_id(item.item_id)  # acceptance named it in the submit response already
+        # a bundle member needing an earlier member's licence waits for it, clock stopped (bundles.py)
+        waiting = bool(item.awaits) and not item.parallel
         values = {
             "id": task_id,
             "application_id": event.application_id,
@@ -79,7 +85,10 @@ async def open_tasks(
                 for s in names
             ],
             "step_index": 0,
-            "status": "pending",
+            "status": "waiting_upstream" if waiting else "pending",
+            "paused_since": accepted_on if waiting else None,
+            "awaits": [a.model_dump() | {"licence_no": None, "arrived_at": None} for a in item.awaits],
+            "parallel": item.parallel and bool(item.awaits),
             "accepted_at": event.accepted_at,
             "accepted_on": accepted_on,
             "legal_limit": item.legal_limit_working_days,
@@ -93,6 +102,7 @@ async def open_tasks(
             "commitment_status": "pending" if commitment and commitment.materials else None,
             "supplement_materials": [],
             "correlation_id": flow,
+            "via_liaison": item.department in via_liaison,
         }
         if not await repository.insert_task(session, values=values):
             continue
@@ -103,9 +113,13 @@ async def open_tasks(
                 role=history.SYSTEM,
                 action="opened",
                 step=names[0],
-                data={"promised_due": promised_due.isoformat(), "legal_due": legal_due.isoformat()},
+                data={"promised_due": promised_due.isoformat(), "legal_due": legal_due.isoformat()}
+                | ({"waiting_for": [a.model_dump() for a in item.awaits]} if item.awaits else {}),
             )
         )
+        if waiting:  # approval.task_opened follows when the upstream licence arrives
+            opened.append(task_id)
+            continue
         await outbox.add(
             session,
             ApprovalTaskOpened(

@@ -1,4 +1,7 @@
-"""The department worklist: tasks of the caller's departments, filtered by status, matter, assignee, clock."""
+"""The department worklist: tasks of the caller's departments, filtered by status, matter, assignee, clock.
+
+Tasks of departments without resident approvers are not here: they are in the liaison worklist (liaison.py).
+"""
 
 from datetime import date
 
@@ -24,8 +27,9 @@ async def page(
     warning_days: int,
     limit: int,
     offset: int,
+    application_id: str | None = None,
 ) -> list[Task]:
-    """The caller's departments' tasks, filtered; another department only with ``*``."""
+    """The caller's departments' tasks (not those a liaison carries), filtered; another department only with ``*``."""
     if department is not None:
         principal.check_department(department)
         departments: set[str] | None = {department}
@@ -48,5 +52,7 @@ async def page(
         due_to=due_to,
         overdue_before=overdue_before,
         warning_between=warning_between,
-    )
+    ).where(Task.via_liaison.is_(False))
+    if application_id is not None:
+        query = query.where(Task.application_id == application_id)
     return list(await repository.run_worklist(session, query, limit=limit, offset=offset))

@@ -118,6 +118,8 @@ class MaterialItem:
     required: bool
     tolerable_missing: bool
     licence_type: str | None
+    # In a bundle form: the earlier member whose result licence provides it (not asked of the applicant).
+    produced_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,11 @@ class Compiled:
     matters: dict[str, dict[str, Any]] = field(default_factory=dict)
     bundles: dict[str, dict[str, Any]] = field(default_factory=dict)
     departments: dict[str, str] = field(default_factory=dict)
+    # department code -> False when it has no approvers in the hall (a liaison officer carries its files)
+    resident_approvers: dict[str, bool] = field(default_factory=dict)
     forms: dict[str, Form] = field(default_factory=dict)
+    # bundle code -> its members in order, with what each needs from an earlier member (bundle_members)
+    bundle_members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def form(self, *, matter: str | None = None, bundle: str | None = None) -> Form | None:
         """The form of ``matter`` or ``bundle`` (None if this version has no such code)."""
@@ -246,7 +252,42 @@ def check_catalog(content: dict[str, Any]) -> list[FieldError]:
             err(f"bundles[{i}].matters", "a matter appears twice")
         if departments and b["lead_department"] not in departments:
             err(f"bundles[{i}].lead_department", f"unknown department {b['lead_department']!r}")
+        for j, code in enumerate(b.get("parallel") or []):
+            if code not in b["matters"]:
+                err(f"bundles[{i}].parallel[{j}]", f"{code!r} is not a member of the bundle")
+            elif code == b["matters"][0]:
+                err(f"bundles[{i}].parallel[{j}]", "the first member waits for nothing")
     return errors
+
+
+def bundle_members(
+    bundle: dict[str, Any], *, matters: dict[str, dict[str, Any]], materials: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The bundle's members in order, each with what it needs from an earlier member.
+
+    A later member's material whose ``satisfied_by_licence_type`` is an earlier member's
+    ``result_licence_type`` is produced inside the bundle (e.g. 企业开办: SCJG-002 issues the BIZ_LICENCE
+    that GA-001, SWJ-001... ask for): derived from the catalogue, never listed by hand. ``parallel``
+    (the bundle's ``parallel`` list) means the member's task starts at once instead of waiting.
+    """
+    producers: dict[str, str] = {}  # licence type -> the first member producing it
+    parallel = set(bundle.get("parallel") or [])
+    out: list[dict[str, Any]] = []
+    for position, code in enumerate(bundle["matters"]):
+        matter = matters[code]
+        needs = []
+        for m in matter["materials"]:
+            licence_type = materials.get(m["code"], {}).get("satisfied_by_licence_type")
+            if licence_type and licence_type in producers:
+                needs.append(
+                    {"material": m["code"], "from_matter": producers[licence_type], "licence_type": licence_type}
+                )
+        out.append(
+            {"matter": code, "position": position, "needs": needs, "parallel": code in parallel and bool(needs)}
+        )
+        if matter.get("result_licence_type"):
+            producers.setdefault(matter["result_licence_type"], code)
+    return out
 
 
 def compile_catalog(version: int, content: dict[str, Any]) -> Compiled:
@@ -255,6 +296,9 @@ def compile_catalog(version: int, content: dict[str, Any]) -> Compiled:
     compiled.fields = {f["key"]: _field_def(f) for f in content.get("fields", [])}
     compiled.materials = {m["code"]: m for m in content.get("materials", [])}
     compiled.departments = {d["code"]: d["name"] for d in content.get("departments", [])}
+    compiled.resident_approvers = {
+        d["code"]: bool(d.get("resident_approvers", True)) for d in content.get("departments", [])
+    }
     for matter in content.get("matters", []):
         compiled.matters[matter["code"]] = matter
         fields: list[TemplateField] = []
@@ -288,12 +332,26 @@ def compile_catalog(version: int, content: dict[str, Any]) -> Compiled:
     for bundle in content.get("bundles", []):
         compiled.bundles[bundle["code"]] = bundle
         members = [compiled.forms[f"matter:{code}"] for code in bundle["matters"]]
-        compiled.forms[f"bundle:{bundle['code']}"] = merge_bundle(bundle, members)
+        compiled.bundle_members[bundle["code"]] = bundle_members(
+            bundle, matters=compiled.matters, materials=compiled.materials
+        )
+        produced = {
+            member["matter"]: {need["material"]: need["from_matter"] for need in member["needs"]}
+            for member in compiled.bundle_members[bundle["code"]]
+        }
+        compiled.forms[f"bundle:{bundle['code']}"] = merge_bundle(bundle, members, produced=produced)
     return compiled
 
 
-def merge_bundle(bundle: dict[str, Any], members: list[Form]) -> Form:
-    """A bundle's form: the union of member forms, each field and material asked once, in member order."""
+def merge_bundle(
+    bundle: dict[str, Any], members: list[Form], *, produced: dict[str, dict[str, str]] | None = None
+) -> Form:
+    """A bundle's form: the union of member forms, each field and material asked once, in member order.
+
+    ``produced`` (member -> material -> producing member): a material an earlier member produces is not
+    asked for on that member's behalf; it stays required only if a member needs it on its own.
+    """
+    produced = produced or {}
     fields: dict[str, TemplateField] = {}
     materials: dict[str, MaterialItem] = {}
     for form in members:
@@ -301,6 +359,8 @@ def merge_bundle(bundle: dict[str, Any], members: list[Form]) -> Form:
             known = fields.get(f.key)
             fields[f.key] = f if known is None else TemplateField(known.definition, known.required or f.required)
         for m in form.materials:
+            if (producer := produced.get(form.code, {}).get(m.code)) is not None:
+                m = MaterialItem(m.code, m.name, False, False, m.licence_type, producer)
             known_m = materials.get(m.code)
             if known_m is None:
                 materials[m.code] = m
@@ -308,7 +368,8 @@ def merge_bundle(bundle: dict[str, Any], members: list[Form]) -> Form:
             required = known_m.required or m.required
             # tolerable only if every member that requires it tolerates it missing
             tolerable = (known_m.tolerable_missing or not known_m.required) and (m.tolerable_missing or not m.required)
-            materials[m.code] = MaterialItem(m.code, m.name, required, tolerable and required, m.licence_type)
+            by = None if required else (known_m.produced_by or m.produced_by)
+            materials[m.code] = MaterialItem(m.code, m.name, required, tolerable and required, m.licence_type, by)
     applicant_types = {f.applicant_type for f in members}
     return Form(
         code=bundle["code"],

@@ -123,6 +123,7 @@ async def publish(
                 name=matter["name"],
                 department=matter["department"],
                 department_name=cat.departments.get(matter["department"], ""),
+                department_resident_approvers=cat.resident_approvers.get(matter["department"], True),
                 category=matter["category"],
                 zone=zone_of.get(matter["department"], "A"),
                 applicant_type=matter["applicant_type"],
@@ -157,6 +158,7 @@ async def publish(
                 name=bundle["name"],
                 lead_department=bundle["lead_department"],
                 matters=bundle["matters"],
+                members=cat.bundle_members[bundle["code"]],
                 published_at=now,
             ),
         )

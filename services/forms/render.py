@@ -5,6 +5,7 @@ from html import escape
 from typing import Any
 
 from services.forms.catalog import Compiled, Form
+from services.forms.prefill import today
 
 _CSS = """
 @page { size: A4; margin: 18mm 15mm; }
@@ -29,8 +30,11 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def render_html(cat: Compiled, form: Form, filled: dict[str, Any], *, application_ref: str | None) -> str:
-    """The filled form as a print-ready HTML page (everything escaped)."""
+def render_html(
+    cat: Compiled, form: Form, filled: dict[str, Any], *, application_ref: str | None, on: date | None = None
+) -> str:
+    """The filled form as a print-ready HTML page (everything escaped), dated ``on`` (default: today in the
+    halls' time zone, not the server's: a form printed at 07:30 in Zhongshan on a UTC server is today's)."""
     department = cat.departments.get(form.department, form.department)
     rows = []
     for f in filled["fields"]:
@@ -65,6 +69,6 @@ def render_html(cat: Compiled, form: Form, filled: dict[str, Any], *, applicatio
 {chr(10).join(materials)}
 </table>
 <p>本人承诺以上填报内容真实、准确、完整，如有不实，愿承担相应法律责任。</p>
-<div class="sign"><span>申请人（签字/盖章）：__________________</span><span>日期：{date.today().isoformat()}</span></div>
+<div class="sign"><span>申请人（签字/盖章）：__________________</span><span>日期：{(on or today()).isoformat()}</span></div>
 </body></html>
 """

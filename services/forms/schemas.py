@@ -47,6 +47,13 @@ class ZoneDef(CodeName):
     departments: list[str] = []
 
 
+class DepartmentDef(CodeName):
+    """A department; ``resident_approvers`` false: no approvers in the hall, a liaison officer (联络官)
+    carries its files and brings its signed decision back."""
+
+    resident_approvers: bool = True
+
+
 class LicenceTypeDef(CodeName):
     validity_years: int | None = Field(default=None, ge=1)
 
@@ -110,6 +117,8 @@ class BundleDefIn(_Strict):
     name: str = Field(min_length=1, max_length=200)
     lead_department: str = Code
     matters: list[str] = Field(min_length=2)
+    # Members whose task starts at once although they need an earlier member's licence (checked when it arrives).
+    parallel: list[str] = []
 
 
 class CatalogFile(_Strict):
@@ -117,7 +126,7 @@ class CatalogFile(_Strict):
 
     about: str | None = None
     zones: list[ZoneDef] = []
-    departments: list[CodeName] = []
+    departments: list[DepartmentDef] = []
     categories: list[CodeName] = []
     fields: list[FieldDefIn]
     materials: list[MaterialDefIn] = []

@@ -159,6 +159,8 @@ async def me(principal: Annotated[Principal, require(*list(Role))]) -> Me:
     return Me(
         sub=principal.sub,
         name=principal.name,
+        staff_no=principal.staff_no,
+        unit=principal.unit,
         roles=sorted(principal.roles),
         halls=sorted(principal.halls),
         departments=sorted(principal.departments),

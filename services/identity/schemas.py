@@ -87,6 +87,8 @@ class Me(BaseModel):
 
     sub: str
     name: str | None = None
+    staff_no: str | None = Field(default=None, description="Staff number (工号), if the account has one.")
+    unit: str | None = Field(default=None, description="The unit (department) the staff member belongs to.")
     roles: list[str]
     halls: list[str]
     departments: list[str]

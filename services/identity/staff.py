@@ -3,6 +3,7 @@
 import asyncio
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from services.identity.schemas import TokenResponse
 from shared.auth import Role, mint_token
 
 STAFF_ROLES = {str(r) for r in Role} - {Role.APPLICANT, Role.SERVICE}
+STAFF_NO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,19}")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class StaffAccount:
     halls: list[str] = field(default_factory=list)
     departments: list[str] = field(default_factory=list)
     name: str | None = None
+    staff_no: str | None = None  # 工号, shown on the window pad while the clerk is signed in
+    unit: str | None = None  # the unit (department) the staff member belongs to, as the pad names it
     disabled: bool = False
 
 
@@ -44,6 +48,10 @@ def load_staff(*, path: str) -> dict[str, StaffAccount]:
             raise ValueError(f"seed account {account.username}: unknown or no roles {sorted(unknown)}")
         if not account.password_hash.startswith("scrypt$"):
             raise ValueError(f"seed account {account.username}: password must be an scrypt hash")
+        if account.staff_no is not None and not STAFF_NO.fullmatch(account.staff_no):
+            raise ValueError(f"seed account {account.username}: staff_no must be 1-20 letters, digits or -")
+        if account.unit is not None and not 1 <= len(account.unit) <= 100:
+            raise ValueError(f"seed account {account.username}: unit must be 1-100 characters")
         accounts[account.username.lower()] = account
     return accounts
 
@@ -94,6 +102,8 @@ async def login_staff(
         halls=account.halls,
         departments=account.departments,
         name=account.name,
+        staff_no=account.staff_no,
+        unit=account.unit,
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
         ttl_seconds=settings.staff_token_ttl_seconds,

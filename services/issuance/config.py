@@ -58,4 +58,15 @@ class IssuanceSettings(ServiceSettings):
         default_factory=lambda: dict(DEFAULT_VALIDITY_YEARS)
     )
     licence_type_names: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TYPE_NAMES))
+    acceptance_url: str = Field(
+        default="http://127.0.0.1:8003",
+        description="Base URL of acceptance: application.accepted read through when a receipt is scanned early.",
+    )
+    approval_url: str = Field(
+        default="http://127.0.0.1:8004",
+        description="Base URL of approval: approval.decided read through when a receipt is scanned early.",
+    )
+    read_through_timeout_seconds: float = Field(
+        default=1.5, gt=0, le=10, description="Budget of each such read; past it the scan is 503 with Retry-After."
+    )
     timezone: str = "Asia/Shanghai"

@@ -1,15 +1,23 @@
 """Issuance service: results, the electronic licence library, pickup/mail delivery and notifications."""
 
+import httpx
 from fastapi import FastAPI
 
 from services.issuance import consumers, notify, router, signing
 from services.issuance.config import IssuanceSettings
 from services.issuance.models import backbone
-from shared.service_app import create_service_app
+from shared.readthrough import EnvelopeClient
+from shared.service_app import close_on_shutdown, create_service_app
 
 
-def create_app(settings: IssuanceSettings | None = None) -> FastAPI:
-    """The issuance app; refuses to start in production without a licence signing key."""
+def create_app(
+    settings: IssuanceSettings | None = None,
+    *,
+    acceptance_transport: httpx.AsyncBaseTransport | None = None,
+    approval_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The issuance app; refuses to start in production without a licence signing key. The transports let
+    tests reach acceptance and approval apps in-process (read-your-writes)."""
     settings = settings or IssuanceSettings()
     signer = signing.load_signer(settings)
     sender = notify.make_sender(settings)
@@ -26,6 +34,12 @@ def create_app(settings: IssuanceSettings | None = None) -> FastAPI:
     )
     app.state.signer = signer
     app.state.sender = sender
+    budget = settings.read_through_timeout_seconds
+    app.state.acceptance_client = EnvelopeClient(base_url=settings.acceptance_url, timeout=budget,
+                                                 producer="acceptance", transport=acceptance_transport)
+    app.state.approval_client = EnvelopeClient(base_url=settings.approval_url, timeout=budget,
+                                               producer="approval", transport=approval_transport)
+    close_on_shutdown(app, app.state.acceptance_client, app.state.approval_client)
     return app
 
 

@@ -99,8 +99,24 @@ async def record_decision(
             "values": event.values,
         },
     )
+    if inserted and event.decision == "approved" and event.result_licence_type and event.awaited_by:
+        await issue_for_bundle(session, event=event, deps=deps)
     if inserted:
         await maybe_release(session, application_id=event.application_id, deps=deps)
+
+
+async def issue_for_bundle(session: AsyncSession, *, event: ApprovalDecided, deps: IssuanceDeps) -> None:
+    """A licence later members of the same bundle wait for (``awaited_by``) is issued at once, not with the
+    bundle's other results: their approval starts from it (licence.issued). It is handed out with the rest."""
+    app = await repository.lock_application(session, event.application_id)
+    result = await repository.get_result(session, event.application_id, event.item_id)
+    if app is None or result is None or result.document_no:
+        return
+    now, today = datetime.now(UTC), deps.today()
+    licence = await _issue_licence(session, app=app, result=result, deps=deps, now=now, today=today)
+    result.kind, result.document_no = "licence", licence.licence_no
+    await session.flush()
+    await emit(session, _issued_event(licence, app), app=app, deps=deps, hall=app.collect_hall)
 
 
 async def maybe_release(session: AsyncSession, *, application_id: str, deps: IssuanceDeps) -> bool:
@@ -115,8 +131,11 @@ async def maybe_release(session: AsyncSession, *, application_id: str, deps: Iss
     licences: list[Licence] = []
     notice_nos: list[str] = []
     denied: list[str] = []
+    early: list[str] = []  # licences already issued for bundle members waiting on them (issue_for_bundle)
     for result in results:
-        if result.decision == "approved" and result.result_licence_type:
+        if result.kind == "licence" and result.document_no:
+            early.append(result.document_no)
+        elif result.decision == "approved" and result.result_licence_type:
             licence = await _issue_licence(session, app=app, result=result, deps=deps, now=now, today=today)
             licences.append(licence)
             result.kind, result.document_no = "licence", licence.licence_no
@@ -139,7 +158,7 @@ async def maybe_release(session: AsyncSession, *, application_id: str, deps: Iss
             application_no=app.application_no,
             collect_hall=app.collect_hall,
             item_ids=[r.item_id for r in results],
-            licence_nos=[lic.licence_no for lic in licences],
+            licence_nos=early + [lic.licence_no for lic in licences],
             notice_nos=notice_nos,
             denied_item_ids=denied,
             on_the_spot=app.on_the_spot,

@@ -7,7 +7,7 @@ import segno
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from services.issuance import delivery, library, revocation
+from services.issuance import delivery, library, readthrough, revocation
 from services.issuance.config import IssuanceSettings
 from services.issuance.deps import IssuanceDeps
 from services.issuance.models import Application, Licence
@@ -89,17 +89,26 @@ async def scan(
     tracking_code: TrackingCode,
     session: SessionDep,
     principal: PrincipalDep,
+    request: Request,
     hall: Annotated[str, Query(pattern=HALL, description="The clerk's hall.")],
 ) -> PickupView:
-    """Scan a receipt QR at an issuance window: status and results of the application (holder masked)."""
+    """Scan a receipt QR at an issuance window: status and results of the application (holder masked).
+    Right after the decision the results are there on the first scan: what issuance has not received yet
+    is read through from acceptance and approval (503 ``dependency_unavailable`` + Retry-After if they
+    cannot answer then)."""
+    principal.check_hall(hall)
+    await readthrough.catch_up(session, request=request, tracking_code=tracking_code)
     app = await delivery.find_for_pickup(session, tracking_code=tracking_code, hall=hall, principal=principal)
     return await _pickup_view(session, app)
 
 
 @pickups.post("/scan", dependencies=[require(Role.ISSUANCE_CLERK)])
-async def scan_qr(body: ScanRequest, session: SessionDep, principal: PrincipalDep) -> PickupView:
-    """Scan a receipt QR as the scanner reads it (the progress URL or the bare tracking code)."""
+async def scan_qr(body: ScanRequest, session: SessionDep, principal: PrincipalDep, request: Request) -> PickupView:
+    """Scan a receipt QR as the scanner reads it (the progress URL or the bare tracking code); read
+    through like ``GET /pickups/{tracking_code}``."""
     code = delivery.tracking_code_from_qr(body.qr)
+    principal.check_hall(body.hall)
+    await readthrough.catch_up(session, request=request, tracking_code=code)
     app = await delivery.find_for_pickup(session, tracking_code=code, hall=body.hall, principal=principal)
     return await _pickup_view(session, app)
 

@@ -1,8 +1,10 @@
-"""The catalogue read model: matters as catalog.matter_published last told us, looked up by code."""
+"""The catalogue read model: matters as catalog.matter_published last told us, looked up by code (and
+searched by name and pinyin at the kiosk: search.py)."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ticketing import repository as repo
+from services.ticketing import search
 from services.ticketing.models import Matter
 from shared.events.catalog import MatterPublished
 from shared.problems import FieldError, Unprocessable
@@ -27,6 +29,7 @@ async def upsert_matter(session: AsyncSession, *, event: MatterPublished) -> Non
         event.daily_share_weight,
     )
     matter.catalog_version = event.catalog_version
+    matter.pinyin_initials, matter.pinyin_full = search.pinyin_keys(event.name)  # kiosk search keys
     await session.flush()
 
 

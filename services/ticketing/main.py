@@ -1,11 +1,18 @@
 """Ticketing service: the unified smart queue of a hall (numbers, routing, calls, appointments, boards)."""
 
+import asyncio
+
 from fastapi import FastAPI
 
-from services.ticketing import consumers, router
+from services.ticketing import consumers, halls, router
 from services.ticketing.config import TicketingSettings
 from services.ticketing.models import backbone
-from shared.service_app import create_service_app
+from shared.service_app import Runtime, create_service_app
+
+
+def _on_started(runtime: Runtime) -> None:
+    """Publish halls that other services have not heard of yet (created before hall.published existed)."""
+    runtime.tasks.append(asyncio.create_task(halls.publish_pending_at_start(runtime), name="ticketing-halls"))
 
 
 def create_app(settings: TicketingSettings | None = None) -> FastAPI:
@@ -19,6 +26,7 @@ def create_app(settings: TicketingSettings | None = None) -> FastAPI:
         backbone=backbone,
         routers=[router.router],
         consumers=consumers.CONSUMERS,
+        on_started=_on_started,
     )
 
 

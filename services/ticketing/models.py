@@ -50,6 +50,13 @@ class Hall(Base):
     appointment_early_minutes: Mapped[int] = mapped_column(Integer, default=30)
     appointment_late_minutes: Mapped[int] = mapped_column(Integer, default=15)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # open | closed: a hall closed down (撤并) takes no tickets; other services learn it from hall.published.
+    status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
+    # Counts changes; hall.published carries it so consumers keep the newest. ``published_version`` is the
+    # version last staged in the outbox: a hall behind it (e.g. from before the event existed) is
+    # published at start-up.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    published_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Zone(Base):
@@ -77,6 +84,9 @@ class Window(Base):
     state: Mapped[str] = mapped_column(String(10), default="closed")  # closed | open | paused
     staff_id: Mapped[str | None] = mapped_column(String(100))
     staff_name: Mapped[str | None] = mapped_column(String(100))
+    # What the pad shows of the clerk besides the name: staff number (工号) and unit (department).
+    staff_no: Mapped[str | None] = mapped_column(String(20))
+    staff_unit: Mapped[str | None] = mapped_column(String(100))
     staff_photo_url: Mapped[str | None] = mapped_column(String(500))
     signed_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -94,6 +104,10 @@ class Matter(Base):
     avg_handling_minutes: Mapped[int] = mapped_column(Integer, default=15)
     daily_share_weight: Mapped[float] = mapped_column(Float, default=1.0)
     catalog_version: Mapped[int] = mapped_column(Integer)
+    # Kiosk search keys, computed when the matter is recorded (search.py): the name's pinyin initials
+    # and full pinyin, one entry per reading (phrase-aware first; a per-character reading when it differs).
+    pinyin_initials: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    pinyin_full: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
 
 
 class DayCounter(Base):

@@ -23,9 +23,22 @@ from services.ticketing.models import (
 )
 
 
-async def get_hall(session: AsyncSession, *, code: str) -> Hall | None:
-    """The hall ``code`` or None."""
-    return await session.get(Hall, code)
+async def get_hall(session: AsyncSession, *, code: str, lock: bool = False) -> Hall | None:
+    """The hall ``code`` or None; ``lock`` takes a row lock (serialises changes of one hall)."""
+    return await session.get(Hall, code, with_for_update=lock or None)
+
+
+async def claim_unpublished_halls(session: AsyncSession) -> list[Hall]:
+    """Mark every hall whose version was never published as published, returning them; the row locks
+    make a concurrent caller wait and then skip them (its WHERE no longer matches)."""
+    statement = (
+        update(Hall)
+        .where(Hall.published_version < Hall.version)
+        .values(published_version=Hall.version)
+        .returning(Hall)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.execute(statement)).scalars())
 
 
 async def zones_of(session: AsyncSession, *, hall: str) -> list[Zone]:

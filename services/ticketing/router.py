@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from services.ticketing import appointments, board, display, halls, hours, statistics, tickets
-from services.ticketing.models import Appointment, Slot, Ticket, Window
+from services.ticketing import appointments, board, display, halls, hours, search, statistics, tickets
+from services.ticketing.models import Appointment, Hall, Slot, Ticket, Window, Zone
 from services.ticketing.schemas import (
     AppointmentOut,
     Book,
@@ -21,6 +21,7 @@ from services.ticketing.schemas import (
     Finish,
     HallIn,
     HallOut,
+    MatterHit,
     PadOut,
     QueueStatus,
     Rating,
@@ -29,6 +30,7 @@ from services.ticketing.schemas import (
     SlotsIn,
     Stats,
     TakeTicket,
+    TicketCallOut,
     TicketOut,
     Transfer,
     WindowIn,
@@ -37,6 +39,7 @@ from services.ticketing.schemas import (
 )
 from shared.auth import Principal, Role, public, require
 from shared.observability import CORRELATION_HEADER
+from shared.problems import FieldError, Unprocessable
 from shared.service_app import RuntimeDep, SessionDep
 
 router = APIRouter(tags=["ticketing"])
@@ -45,6 +48,7 @@ WINDOW_ROLES = (Role.CLERK, Role.ISSUANCE_CLERK)
 HallAdmin = Annotated[Principal, require(Role.HALL_ADMIN)]
 WindowStaff = Annotated[Principal, require(*WINDOW_ROLES)]
 Applicant = Annotated[Principal, require(Role.APPLICANT)]
+WindowStaffOrService = Annotated[Principal, require(Role.CLERK, Role.SERVICE)]
 DISPLAY_PAGE = Path(__file__).resolve().parent / "display.html"
 BOARD_BATCH = 50  # board entries read per poll
 
@@ -67,7 +71,7 @@ def ticket_out(ticket: Ticket, *, position: int | None = None, minutes: float | 
 def window_out(window: Window) -> WindowOut:
     return WindowOut(hall=window.hall, code=window.code, zone=window.zone, name=window.name, skills=window.skills,
                      primary_skills=window.primary_skills, active=window.active, state=window.state,
-                     staff_name=window.staff_name)
+                     staff_name=window.staff_name, staff_no=window.staff_no, staff_unit=window.staff_unit)
 
 
 def appointment_out(a: Appointment) -> AppointmentOut:
@@ -83,13 +87,34 @@ def slot_out(s: Slot) -> SlotOut:
 # ---- administration (hall_admin, scoped to halls) ----------------------------------------------
 
 
-@router.put("/halls/{hall}", tags=["administration"])
-async def put_hall(hall: str, body: HallIn, session: SessionDep, principal: HallAdmin) -> HallOut:
-    """Create or update a hall: opening hours, queue rules and zones."""
-    principal.check_hall(hall)
-    row, zones = await halls.put_hall(session, code=hall, data=body)
+def hall_out(row: Hall, zones: list[Zone]) -> HallOut:
     return HallOut(**{k: getattr(row, k) for k in HallOut.model_fields if k != "zones"},
                    zones=[ZoneIn(code=z.code, name=z.name) for z in zones])
+
+
+@router.put("/halls/{hall}", tags=["administration"])
+async def put_hall(hall: str, body: HallIn, session: SessionDep, runtime: RuntimeDep,
+                   principal: HallAdmin) -> HallOut:
+    """Create or update a hall: opening hours, queue rules and zones (a closed-down hall stays closed).
+    Every change is published as ``hall.published``: acceptance checks collection halls against it."""
+    principal.check_hall(hall)
+    row, zones = await halls.put_hall(session, outbox=runtime.outbox, code=hall, data=body)
+    return hall_out(row, zones)
+
+
+@router.post("/halls/{hall}/close", tags=["administration"])
+async def close_hall(hall: str, session: SessionDep, runtime: RuntimeDep, principal: HallAdmin) -> HallOut:
+    """Close the hall down (撤并): it takes no more tickets, and acceptance refuses it as a collection
+    hall (``hall.published`` with status ``closed``). Windows, zones and history stay; idempotent."""
+    principal.check_hall(hall)
+    return hall_out(*await halls.set_status(session, outbox=runtime.outbox, code=hall, status="closed"))
+
+
+@router.post("/halls/{hall}/reopen", tags=["administration"])
+async def reopen_hall(hall: str, session: SessionDep, runtime: RuntimeDep, principal: HallAdmin) -> HallOut:
+    """Reopen a hall that was closed down; idempotent."""
+    principal.check_hall(hall)
+    return hall_out(*await halls.set_status(session, outbox=runtime.outbox, code=hall, status="open"))
 
 
 @router.put("/halls/{hall}/windows/{window}", tags=["administration"])
@@ -136,10 +161,12 @@ async def stats(
 @router.post("/halls/{hall}/windows/{window}/sign-in", tags=["windows"])
 async def sign_in(hall: str, window: str, session: SessionDep, principal: WindowStaff,
                   body: SignIn | None = None) -> WindowOut:
-    """The clerk signs in at a window (opens it)."""
+    """The clerk signs in at a window (opens it). The pad shows name, staff number (工号) and unit: the
+    token's ``staff_no``/``unit`` claims, or the body's when the token has none (422 when they differ)."""
     body = body or SignIn()
     return window_out(await halls.sign_in(session, hall=hall, code=window, principal=principal,
-                                          staff_name=body.staff_name, photo_url=body.photo_url))
+                                          staff_name=body.staff_name, photo_url=body.photo_url,
+                                          staff_no=body.staff_no, unit=body.unit))
 
 
 @router.post("/halls/{hall}/windows/{window}/sign-out", tags=["windows"])
@@ -216,6 +243,20 @@ async def finish(ticket_id: uuid.UUID, body: Finish, session: SessionDep, runtim
                                            outcome=body.outcome, application_id=body.application_id))
 
 
+@router.get("/tickets/{ticket_id}/call", tags=["windows"])
+async def ticket_call(ticket_id: uuid.UUID, session: SessionDep, principal: WindowStaffOrService) -> TicketCallOut:
+    """How the ticket was last called (window, staff, time) and its flow's id: acceptance reads it through
+    when a clerk opens an application before ``ticket.called`` reached it. Clerks see their halls only."""
+    ticket = await tickets.require(session, ticket_id=ticket_id)
+    if not principal.has(Role.SERVICE):
+        principal.check_hall(ticket.hall)
+    return TicketCallOut(
+        ticket_id=ticket.id, hall=ticket.hall, number=ticket.number, matter_code=ticket.matter_code,
+        zone=ticket.zone, status=ticket.status, window=ticket.window, staff_id=ticket.staff_id,
+        called_at=ticket.last_called_at, correlation_id=ticket.correlation_id,
+    )
+
+
 # ---- public: numbers, status, boards, ratings ----------------------------------------------------
 
 
@@ -255,10 +296,29 @@ async def queue(hall: str, session: SessionDep) -> QueueStatus:
 
 @router.get("/halls/{hall}/windows/{window}/pad", dependencies=[public()], tags=["public"])
 async def pad(hall: str, window: str, session: SessionDep) -> PadOut:
-    """What the pad at a window shows: the clerk (name, photo) and the number being served."""
+    """What the pad at a window shows: the clerk (name, staff number, unit, photo; never the account) and
+    the number being served."""
     row, current = await display.window_pad(session, hall=hall, window=window)
-    return PadOut(hall=hall, window=window, state=row.state, staff_name=row.staff_name,
-                  staff_photo_url=row.staff_photo_url, ticket=ticket_out(current) if current else None)
+    return PadOut(hall=hall, window=window, state=row.state, staff_name=row.staff_name, staff_no=row.staff_no,
+                  staff_unit=row.staff_unit, staff_photo_url=row.staff_photo_url,
+                  ticket=ticket_out(current) if current else None)
+
+
+@router.get("/halls/{hall}/matters", dependencies=[public()], tags=["public"])
+async def search_matters(
+    hall: str, session: SessionDep,
+    q: Annotated[str, Query(min_length=1, max_length=search.MAX_QUERY,
+                            description="Matter code, part of the name, pinyin initials (gtgsh) or pinyin.")],
+    limit: Annotated[int, Query(ge=1, le=search.MAX_LIMIT)] = search.DEFAULT_LIMIT,
+) -> list[MatterHit]:
+    """Kiosk search over the matters the hall serves: exact code first, then name (or code) prefix,
+    pinyin initials prefix, full pinyin prefix, substrings; an unknown query gives an empty list."""
+    query = search.normalise(q)
+    if not query:
+        raise Unprocessable("empty search", errors=[FieldError(field="q", message="type a name, code or initials")])
+    hits = await search.search(session, hall=hall, query=query, limit=limit)
+    return [MatterHit(code=h.matter.code, name=h.matter.name, zone=h.zone, waiting=h.waiting,
+                      estimated_wait_minutes=h.estimated_wait_minutes) for h in hits]
 
 
 @router.get("/halls/{hall}/display/stream", dependencies=[public()], tags=["public"],

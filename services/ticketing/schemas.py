@@ -41,7 +41,9 @@ class HallIn(_Request):
 
     name: str = Field(min_length=1, max_length=200)
     opens_at: LocalTime = time(8, 30)
-    closes_at: LocalTime = time(17, 30)
+    closes_at: LocalTime = Field(
+        default=time(17, 30), description="00:00 means midnight: 00:00-00:00 with open_days all is round the clock."
+    )
     open_days: Literal["workdays", "all"] = "workdays"
     starve_after_minutes: int = Field(default=30, ge=1, le=600)
     appointment_early_minutes: int = Field(default=30, ge=0, le=240)
@@ -50,7 +52,7 @@ class HallIn(_Request):
 
     @model_validator(mode="after")
     def _hours(self) -> "HallIn":
-        if self.closes_at <= self.opens_at:
+        if self.closes_at <= self.opens_at and self.closes_at != time(0):  # 00:00 = midnight
             raise ValueError("closes_at must be after opens_at")
         if len({z.code for z in self.zones}) != len(self.zones):
             raise ValueError("zone codes must be unique")
@@ -67,6 +69,8 @@ class HallOut(BaseModel):
     appointment_early_minutes: int
     appointment_late_minutes: int
     zones: list[ZoneIn]
+    status: str = Field(default="open", description="open, or closed: closed down (撤并), takes no tickets.")
+    version: int = Field(default=1, description="Counts the hall's changes; hall.published carries it.")
 
 
 class WindowIn(_Request):
@@ -95,11 +99,22 @@ class WindowOut(BaseModel):
     active: bool
     state: str
     staff_name: str | None = None
+    staff_no: str | None = None
+    staff_unit: str | None = None
+
+
+STAFF_NO = r"^[A-Za-z0-9][A-Za-z0-9-]{0,19}$"
 
 
 class SignIn(_Request):
+    """Who serves at the window. Staff number and unit come from the token (``staff_no``/``unit`` claims)
+    when the issuer knows them; the body may give them only when the token has none."""
+
     staff_name: str | None = Field(default=None, max_length=100)
     photo_url: str | None = Field(default=None, max_length=500)
+    staff_no: str | None = Field(default=None, pattern=STAFF_NO, description="Staff number (工号).")
+    unit: str | None = Field(default=None, min_length=1, max_length=100,
+                             description="The clerk's unit (department), e.g. 市市场监督管理局.")
 
 
 # ---- tickets -----------------------------------------------------------------------------------
@@ -171,8 +186,20 @@ class PadOut(BaseModel):
     window: str
     state: str
     staff_name: str | None
+    staff_no: str | None = Field(default=None, description="The clerk's staff number (工号) while signed in.")
+    staff_unit: str | None = Field(default=None, description="The clerk's unit (department) while signed in.")
     staff_photo_url: str | None
     ticket: TicketOut | None
+
+
+class MatterHit(BaseModel):
+    """A matter found by the kiosk search, with where it is served and how long the queue is."""
+
+    code: str
+    name: str
+    zone: str = Field(description="The zone a ticket for it would go to first.")
+    waiting: int = Field(description="Tickets of this matter waiting in the hall now.")
+    estimated_wait_minutes: float | None = Field(description="Expected wait of a new ticket (a hint).")
 
 
 # ---- queue status and statistics ---------------------------------------------------------------
@@ -264,3 +291,19 @@ class CheckInOut(BaseModel):
     appointment: AppointmentOut
     ticket: TicketOut
     on_time: bool
+
+
+class TicketCallOut(BaseModel):
+    """What acceptance needs to open an application from a called ticket it has not heard of yet
+    (the ``ticket.called`` event's fields plus the flow's id); staff and services only."""
+
+    ticket_id: uuid.UUID
+    hall: str
+    number: str
+    matter_code: str
+    zone: str
+    status: str
+    window: str | None = Field(default=None, description="The window that called the ticket last.")
+    staff_id: str | None = None
+    called_at: datetime | None = Field(default=None, description="The last call; null if never called.")
+    correlation_id: str

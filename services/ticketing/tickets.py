@@ -50,6 +50,7 @@ async def take(
     """
     now = now or datetime.now(UTC)
     hall = await halls.require_hall(session, code=hall_code)
+    halls.require_open(hall)  # closed down (撤并): no numbers at any hour
     if not hours.is_open(hall, now):
         raise HallClosed(
             f"hall {hall_code} is closed now; opening hours {hall.opens_at:%H:%M}-{hall.closes_at:%H:%M}"

@@ -21,7 +21,7 @@ class MaterialState(BaseModel):
     """A material of the application as checked at the front desk."""
 
     code: str
-    status: str  # present | licence | committed | missing
+    status: str  # present | licence | committed | missing | from_bundle (an earlier member produces it)
     licence_no: str | None = None
 
 
@@ -34,8 +34,19 @@ class Commitment(BaseModel):
     signatory: str | None = None
 
 
+class Awaited(BaseModel):
+    """A material of a bundle member that an earlier member of the same application will produce."""
+
+    material: str
+    from_item_id: str
+    from_matter: str
+    licence_type: str
+
+
 class AcceptedItem(BaseModel):
-    """One matter of an accepted application; a bundle has several, each approved in parallel."""
+    """One matter of an accepted application; a bundle has several, each approved in parallel unless
+    it ``awaits`` an earlier member's licence (then its task waits for licence.issued, or with
+    ``parallel`` starts at once but is approved only once the licence arrived)."""
 
     item_id: str
     matter_code: str
@@ -48,6 +59,8 @@ class AcceptedItem(BaseModel):
     result_licence_type: str | None = None
     materials: list[MaterialState] = []
     commitment: Commitment | None = None
+    awaits: list[Awaited] = []
+    parallel: bool = False
 
 
 class ApplicationAccepted(Event):
@@ -64,6 +77,7 @@ class ApplicationAccepted(Event):
     channel: str
     ticket_id: str | None = None
     bundle_code: str | None = None
+    lead_department: str | None = None  # a bundle's lead department (牵头部门), as of acceptance
     catalog_version: int
     applicant: Applicant
     values: dict[str, Any]

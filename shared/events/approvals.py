@@ -46,6 +46,8 @@ class ApprovalDecided(_ApprovalEvent):
     on_the_spot: bool = False
     application_no: str | None = None
     application_decided: bool = False  # every item of the application (bundle) has a decision now
+    # Bundle members waiting for this item's licence: issuance issues it at once instead of with the bundle.
+    awaited_by: list[str] = []
 
 
 class SupplementRequested(_ApprovalEvent):
@@ -71,3 +73,31 @@ class DecisionRevoked(_ApprovalEvent):
     TYPE = "approval.decision_revoked"
     reason: str
     at: datetime
+
+
+class BundleMemberOverdue(_ApprovalEvent):
+    """A member of a bundle passed its promised date: the lead department (牵头部门) is alerted, once per member."""
+
+    TYPE = "approval.bundle_member_overdue"
+    bundle_code: str | None = None
+    lead_department: str
+    promised_due: date
+    at: datetime
+
+
+class BundleDecisionNoticeIssued(Event):
+    """The lead department issued the bundle's combined decision notice, listing every member's decision."""
+
+    TYPE = "approval.bundle_decision_notice_issued"
+    STREAM = "approvals"
+
+    application_id: str
+    application_no: str
+    bundle_code: str | None = None
+    lead_department: str
+    notice_no: str
+    members: list[dict[str, Any]] = []  # matter_code, matter_name, department, decision, decided_on, licence_*
+    issued_at: datetime
+
+    def aggregate_key(self) -> str:
+        return self.application_id

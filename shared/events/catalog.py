@@ -28,6 +28,8 @@ class MatterPublished(Event):
     name: str
     department: str
     department_name: str = ""
+    # False: the department has no approvers in the hall; its tasks go to the liaison officer (联络官)
+    department_resident_approvers: bool = True
     category: str
     zone: str
     applicant_type: str  # natural_person | legal_person
@@ -47,6 +49,23 @@ class MatterPublished(Event):
         return self.code
 
 
+class BundleNeed(BaseModel):
+    """A material of a bundle member that an earlier member's result licence provides."""
+
+    material: str
+    from_matter: str
+    licence_type: str
+
+
+class BundleMember(BaseModel):
+    """One member of a bundle, in order: what it needs from earlier members, and whether it starts at once."""
+
+    matter: str
+    position: int
+    needs: list[BundleNeed] = []
+    parallel: bool = False  # starts at once; the needed licence is checked before approval
+
+
 class BundlePublished(Event):
     """A bundle (一件事) as of a published catalogue version."""
 
@@ -57,7 +76,8 @@ class BundlePublished(Event):
     code: str
     name: str
     lead_department: str
-    matters: list[str]
+    matters: list[str]  # member codes in order (kept for consumers that only need these)
+    members: list[BundleMember] = []  # empty from producers before members were derived
     published_at: datetime
 
     def aggregate_key(self) -> str:

@@ -85,3 +85,24 @@ class TicketParked(_TicketEvent):
     TYPE = "ticket.parked"
     window: str
     at: datetime
+
+
+class HallPublished(Event):
+    """A hall as ticketing now holds it (created, changed, closed down or reopened); the highest
+    ``hall_version`` wins, so a late or replayed copy never overwrites a newer one."""
+
+    TYPE = "hall.published"
+    STREAM = "ticketing"
+
+    code: str
+    name: str
+    status: str  # open | closed (closed down / 已撤并: takes no tickets, no applications, no results)
+    opens_at: str  # local wall-clock time in ``timezone``, HH:MM
+    closes_at: str
+    open_days: str  # workdays | all
+    timezone: str = "Asia/Shanghai"
+    hall_version: int  # counts the hall's changes in ticketing
+    updated_at: datetime
+
+    def aggregate_key(self) -> str:
+        return self.code

@@ -16,11 +16,13 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from services.acceptance.config import AcceptanceSettings
 from services.acceptance.main import create_app
 from shared.events import Envelope, Event
 from shared.events.catalog import BundlePublished, MatterPublished
+from shared.events.ticketing import HallPublished
 from shared.infra import wait_for
 from shared.testing import new_credit_code, new_id_number, running  # noqa: F401 (re-exported to tests)
 
@@ -95,6 +97,39 @@ class SwitchableForms(httpx.AsyncBaseTransport):
         return await self._network.handle_async_request(request)  # forms_url is unreachable
 
 
+# ---- a ticketing stub speaking GET /tickets/{id}/call ---------------------------------------------
+
+
+class TicketingStub(httpx.AsyncBaseTransport):
+    """Called tickets by id (``calls`` records the lookups); ``mode`` down = connection refused, error = 500."""
+
+    def __init__(self) -> None:
+        self.tickets: dict[str, dict[str, Any]] = {}
+        self.calls: list[dict[str, Any]] = []
+        self.mode = "up"
+        self.app = FastAPI()
+        self._up = httpx.ASGITransport(app=self.app)
+
+        @self.app.get("/tickets/{ticket_id}/call")
+        async def call(ticket_id: str, request: Request) -> Any:
+            self.calls.append({"ticket_id": ticket_id, "authorization": request.headers.get("authorization")})
+            if self.mode == "error":
+                return JSONResponse({"title": "Server error"}, status_code=500)
+            if ticket_id not in self.tickets:
+                return JSONResponse({"title": "Not found"}, status_code=404)
+            return self.tickets[ticket_id]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.mode == "down":
+            raise httpx.ConnectError("connection refused", request=request)
+        return await self._up.handle_async_request(request)
+
+
+@pytest.fixture(scope="session")
+def ticketing_stub() -> TicketingStub:
+    return TicketingStub()
+
+
 # ---- the running app ----------------------------------------------------------------------------
 
 
@@ -109,11 +144,14 @@ def forms_link(forms_stub: FormsStub) -> SwitchableForms:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def acc(infra: Any, forms_link: SwitchableForms) -> AsyncIterator[httpx.AsyncClient]:
-    """The acceptance app under test (forms reached through ``forms_link``)."""
+async def acc(
+    infra: Any, forms_link: SwitchableForms, ticketing_stub: TicketingStub
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The acceptance app under test (forms reached through ``forms_link``, ticketing through its stub)."""
     settings = infra.settings(AcceptanceSettings, forms_url=UNREACHABLE_FORMS, forms_timeout_seconds=1.0,
                               forms_failure_threshold=50)  # the breaker has its own unit test
-    async with running(create_app(settings, forms_transport=forms_link)) as client:
+    app = create_app(settings, forms_transport=forms_link, ticketing_transport=ticketing_stub)
+    async with running(app) as client:
         yield client
 
 
@@ -154,9 +192,13 @@ async def catalog(acc: httpx.AsyncClient, reference: dict[str, Any]) -> dict[str
         await publish(acc, BundlePublished(catalog_version=0, code=bundle["code"], name=bundle["name"],
                                            lead_department=bundle["lead_department"], matters=bundle["matters"],
                                            published_at=now), producer="forms")
+    for hall in reference["halls"]:  # the reference halls, open, as ticketing publishes them (collect halls)
+        await publish(acc, HallPublished(code=hall["code"], name=hall["name"], status="open", opens_at="08:30",
+                                         closes_at="17:30", open_days="workdays", hall_version=0, updated_at=now),
+                      producer="ticketing")
     from sqlalchemy import func, select
 
-    from services.acceptance.models import Bundle, Matter
+    from services.acceptance.models import Bundle, Hall, Matter
 
     runtime = acc.app.state.runtime  # type: ignore[attr-defined]
 
@@ -164,7 +206,11 @@ async def catalog(acc: httpx.AsyncClient, reference: dict[str, Any]) -> dict[str
         async with runtime.sessionmaker() as session:
             matters = (await session.execute(select(func.count()).select_from(Matter))).scalar_one()
             bundles = (await session.execute(select(func.count()).select_from(Bundle))).scalar_one()
-        return matters >= len(reference["matters"]) and bundles >= len(reference["bundles"])
+            halls = (await session.execute(
+                select(func.count()).select_from(Hall).where(Hall.code.in_([h["code"] for h in reference["halls"]]))
+            )).scalar_one()
+        return (matters >= len(reference["matters"]) and bundles >= len(reference["bundles"])
+                and halls == len(reference["halls"]))
 
     await wait_for(loaded, timeout=60, message="catalogue read model")
     return reference

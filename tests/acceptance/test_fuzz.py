@@ -4,7 +4,7 @@ import warnings
 
 import schemathesis
 
-from tests.acceptance.conftest import new_id_number
+from tests.acceptance.conftest import new_credit_code
 
 HALL = "TX-CITY"
 ROUTES = [
@@ -28,7 +28,7 @@ async def test_random_bodies_get_answers_not_server_errors(acc, catalog, infra) 
         for body in bodies:
             draft = await acc.post("/applications", headers=clerk, json={
                 "hall": HALL, "matter": "SCJG-003",
-                "applicant": {"type": "natural_person", "id_number": new_id_number(), "name": "测试"}})
+                "applicant": {"type": "legal_person", "id_number": new_credit_code(), "name": "测试有限公司"}})
             url = path.replace("{application_id}", draft.json()["id"])
             response = await acc.request(method, url, headers=clerk, json=body)
             if response.status_code >= 500:

@@ -63,3 +63,34 @@ def test_service_environment_matches_its_settings(name: str) -> None:
     settings = cls(**values)
     assert settings.kafka_bootstrap == "kafka:9092"
     assert re.match(r"postgresql\+asyncpg://\w+:\w+@postgres:5432/\w+", settings.database_url)
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_service_reaches_the_services_it_calls(name: str) -> None:
+    """Every peer a service calls (registry ``calls``: prefill, read-your-writes) has its URL setting, and
+    the compose file points it at that peer's container and port."""
+    entry = SERVICES.get(name)
+    fields = set(_settings_class(name).model_fields)
+    env = COMPOSE["services"][name]["environment"]
+    for peer in entry.calls:
+        assert f"{peer}_url" in fields, f"{name} calls {peer} but has no setting {peer}_url"
+        port = _settings_class(peer).model_fields["port"].default
+        assert env.get(entry.peer_url_env(peer)) == f"http://{peer}:{port}", f"{name} -> {peer}"
+    urls = {k for k in env if k.startswith(entry.env_prefix) and k.endswith("_URL")}
+    peers = {entry.peer_url_env(p) for p in entry.calls}
+    strays = {k for k in urls - peers if k[len(entry.env_prefix):-4].lower() in APP_SERVICES}
+    assert not strays, f"{name}: URLs of services it does not call: {strays}"
+
+
+def test_the_stack_sets_the_same_peer_urls(tmp_path: Path) -> None:
+    """``make run`` wires the peers from the same registry list, at its own (offset) ports."""
+    from shared.stack import StackPlaces, peer_urls
+
+    places = StackPlaces(tmp_path, 100)
+    assert peer_urls(SERVICES.get("acceptance"), places) == {
+        "ACCEPTANCE_FORMS_URL": "http://127.0.0.1:8101", "ACCEPTANCE_TICKETING_URL": "http://127.0.0.1:8102"
+    }
+    assert peer_urls(SERVICES.get("issuance"), places) == {
+        "ISSUANCE_ACCEPTANCE_URL": "http://127.0.0.1:8103", "ISSUANCE_APPROVAL_URL": "http://127.0.0.1:8104"
+    }
+    assert peer_urls(SERVICES.get("forms"), places) == {}

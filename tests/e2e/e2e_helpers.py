@@ -1,14 +1,18 @@
-"""What the end-to-end tests share: response checks, reading an outbox, and a hall with one staffed window."""
+"""What the end-to-end tests share: response checks, reading an outbox, the services' HTTP links to each
+other (read-your-writes), and a hall with one staffed window."""
 
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.acceptance import models as acceptance_models
+from services.acceptance.clients import TicketingClient
 from services.approval import models as approval_models
 from services.issuance import models as issuance_models
 from services.ticketing import models as ticketing_models
+from shared.infra import wait_for
+from shared.readthrough import EnvelopeClient
 
 MATTER = "SCJG-001"  # 个体工商户设立登记: on the spot, one decision step, result 营业执照 (BIZ_LICENCE)
 
@@ -76,3 +80,40 @@ async def open_hall_with_one_window(
             f"/halls/{hall}/windows/W01/sign-in", headers=clerk, json={"staff_name": "王小明"}
         )
     )
+
+
+async def link_services(
+    *, ticketing: httpx.AsyncClient, acceptance: httpx.AsyncClient, approval: httpx.AsyncClient,
+    issuance: httpx.AsyncClient,
+) -> None:
+    """Point the services' calls to each other (``make run``: their URLs) at the apps running in-process:
+    acceptance -> ticketing, approval -> acceptance, issuance -> acceptance and approval."""
+
+    def to(client: httpx.AsyncClient) -> httpx.ASGITransport:
+        return httpx.ASGITransport(app=client.app)  # type: ignore[attr-defined]
+
+    links: list[tuple[Any, str, Any]] = [
+        (acceptance.app.state, "ticketing_client",  # type: ignore[attr-defined]
+         TicketingClient(base_url="http://ticketing", timeout=5.0, transport=to(ticketing))),
+        (approval.app.state, "acceptance_client",  # type: ignore[attr-defined]
+         EnvelopeClient(base_url="http://acceptance", timeout=5.0, producer="acceptance", transport=to(acceptance))),
+        (issuance.app.state, "acceptance_client",  # type: ignore[attr-defined]
+         EnvelopeClient(base_url="http://acceptance", timeout=5.0, producer="acceptance", transport=to(acceptance))),
+        (issuance.app.state, "approval_client",  # type: ignore[attr-defined]
+         EnvelopeClient(base_url="http://approval", timeout=5.0, producer="approval", transport=to(approval))),
+    ]
+    for state, name, client in links:
+        await getattr(state, name).aclose()
+        setattr(state, name, client)  # the app's lifespan closes it at shutdown
+
+
+async def acceptance_knows(acceptance: httpx.AsyncClient, matter: str) -> None:
+    """Wait until acceptance's catalogue read model has ``matter`` (published by forms, over the broker)."""
+    Matter = acceptance_models.Matter
+
+    async def known() -> bool:
+        async with acceptance.app.state.runtime.sessionmaker() as session:  # type: ignore[attr-defined]
+            query = select(func.count()).select_from(Matter).where(Matter.code == matter)
+            return (await session.execute(query)).scalar_one() > 0
+
+    await wait_for(known, timeout=60, interval=0.3, message=f"acceptance knows {matter}")

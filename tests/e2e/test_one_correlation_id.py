@@ -12,7 +12,14 @@ import pytest_asyncio
 
 from shared.infra import wait_for
 from shared.testing import new_id_number
-from tests.e2e.e2e_helpers import MATTER, envelopes, ok, open_hall_with_one_window
+from tests.e2e.e2e_helpers import (
+    MATTER,
+    acceptance_knows,
+    envelopes,
+    link_services,
+    ok,
+    open_hall_with_one_window,
+)
 
 HALL = f"E2C-{uuid.uuid4().hex[:6].upper()}"
 
@@ -42,6 +49,8 @@ async def flow(  # type: ignore[no-untyped-def]
     await open_hall_with_one_window(forms=forms, ticketing=ticketing, catalog=reference_catalog,
                                     admin=infra.auth("catalog_admin"), hall_admin=hall_admin, clerk=clerk,
                                     hall=HALL, name="关联号测试大厅")
+    await link_services(ticketing=ticketing, acceptance=acceptance, approval=approval, issuance=issuance)
+    await acceptance_knows(acceptance, MATTER)
     bodies: dict[str, dict[str, Any]] = {}
 
     async def take_ticket() -> dict[str, Any] | None:  # the kiosk sends no correlation id
@@ -56,13 +65,11 @@ async def flow(  # type: ignore[no-untyped-def]
     id_number = new_id_number()
     applicant = {"type": "natural_person", "id_number": id_number, "name": "李四", "mobile": "13712345678"}
 
-    async def open_application() -> dict[str, Any] | None:
-        response = await acceptance.post("/applications", headers=_request(clerk, "open"),
-                                         json={"hall": HALL, "ticket_id": ticket["id"], "applicant": applicant})
-        return response.json() if response.status_code == 201 else None
-
-    bodies["draft"] = draft = await wait_for(open_application, timeout=60, interval=0.5,
-                                             message="acceptance knows ticket and matter")
+    # first try right after call-next: acceptance reads the ticket (and its flow id) through from ticketing
+    bodies["draft"] = draft = await ok(await acceptance.post(
+        "/applications", headers=_request(clerk, "open"),
+        json={"hall": HALL, "ticket_id": ticket["id"], "applicant": applicant},
+    ), 201)
     bodies["served"] = await ok(await ticketing.post(
         f"/tickets/{ticket['id']}/finish", headers=_request(clerk, "finish"),
         json={"outcome": "accepted", "application_id": draft["id"]},
@@ -79,23 +86,21 @@ async def flow(  # type: ignore[no-untyped-def]
 
     approver = infra.auth("approver", departments=["SCJG"], sub="e2c-approver")
 
-    async def worklist_row() -> dict[str, Any] | None:
-        response = await approval.get("/tasks", headers=approver, params={"matter": MATTER, "limit": 500})
-        return next((t for t in response.json() if t["application_id"] == application_id), None)
-
-    bodies["task_row"] = row = await wait_for(worklist_row, timeout=60, interval=0.5, message="approval task")
+    [row] = await ok(await approval.get(  # first try right after submit
+        "/tasks", headers=_request(approver, "tasks"), params={"application_id": application_id}
+    ))
+    bodies["task_row"] = row
+    assert row["id"] == submitted["items"][0]["task_id"]
     await ok(await approval.post(f"/tasks/{row['id']}/claim", headers=_request(approver, "claim")))
     bodies["task"] = await ok(await approval.post(f"/tasks/{row['id']}/approve", headers=_request(approver, "approve"),
                                                    json={"opinion": "准予登记"}))
 
     issuance_clerk = infra.auth("issuance_clerk", halls=[HALL], sub="e2c-issuance")
 
-    async def ready() -> dict[str, Any] | None:
-        response = await issuance.get(f"/pickups/{tracking_code}", params={"hall": HALL},
-                                      headers=_request(issuance_clerk, "scan"))
-        return response.json() if response.status_code == 200 and response.json()["status"] == "ready" else None
-
-    bodies["pickup"] = view = await wait_for(ready, timeout=60, interval=0.3, message="results ready at issuance")
+    bodies["pickup"] = view = await ok(await issuance.get(  # first scan right after the approval
+        f"/pickups/{tracking_code}", params={"hall": HALL}, headers=_request(issuance_clerk, "scan")
+    ))
+    assert view["status"] == "ready", view
     [result] = view["items"]
     bodies["collected"] = await ok(await issuance.post(
         f"/pickups/{tracking_code}/handover", headers=_request(issuance_clerk, "handover"),

@@ -35,3 +35,22 @@ async def test_printable_form_lists_every_field_in_template_order_escaped(
     bundle = await forms.get("/forms/ONE-BEAUTY/print", params={"applicant_id": person}, headers=clerk)
     assert bundle.status_code == 200 and "开办美容院一件事" in bundle.text
     assert (await forms.get("/forms/RS-001/print", params={"applicant_id": person})).status_code == 401
+
+
+async def test_printable_form_is_dated_in_the_halls_time_zone_not_the_servers(
+    forms, infra, catalog_version, monkeypatch
+) -> None:
+    """At 01:30 in Zhongshan the server (UTC) still says yesterday; the signature line must say today."""
+    from datetime import date
+
+    from services.forms import render
+
+    monkeypatch.setattr(render, "today", lambda: date(2027, 1, 4))
+    clerk = infra.auth("clerk", halls=["ZS-CITY"], sub="clerk-print-date")
+    response = await forms.get(
+        "/forms/RS-001/print",
+        params={"applicant_id": new_id_number(), "catalog_version": catalog_version},
+        headers=clerk,
+    )
+    assert response.status_code == 200
+    assert "日期：2027-01-04" in response.text

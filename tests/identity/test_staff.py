@@ -22,6 +22,8 @@ async def test_login_gives_a_scoped_token_every_service_accepts(identity, forms,
     assert me.json() == {
         "sub": "clerk.zs",
         "name": "前台综合受理员(市中心)",
+        "staff_no": "ZS0101",
+        "unit": "市行政服务中心综合受理窗口",
         "roles": ["clerk"],
         "halls": ["ZS-CITY"],
         "departments": [],

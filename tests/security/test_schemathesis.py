@@ -45,11 +45,13 @@ async def fuzz_servers(infra, tmp_path_factory) -> AsyncIterator[dict[str, str]]
     admin, database_url = _fuzz_database_url(infra.database_url)
     await ensure_database(admin, "onewindow_fuzz")
     prefix = f"{infra.topic_prefix}fuzz."
+    ports = {name: free_port() for name in PRESENT}  # known first: services call each other (registry calls)
     async with AsyncExitStack() as stack:
         apps = {}
         for name in PRESENT:
             entry = SERVICES.get(name)
             overrides: dict[str, Any] = {"database_url": database_url, "topic_prefix": prefix}
+            overrides |= {f"{peer}_url": f"http://127.0.0.1:{ports[peer]}" for peer in entry.calls if peer in ports}
             if name == "identity":
                 keys = tmp_path_factory.mktemp("fuzz-keys")
                 (keys / "issuer.pem").write_bytes(infra.signing_key.private_pem)
@@ -65,7 +67,7 @@ async def fuzz_servers(infra, tmp_path_factory) -> AsyncIterator[dict[str, str]]
         urls: dict[str, str] = {}
         servers = []
         for name, app in apps.items():
-            port = free_port()
+            port = ports[name]
             server = uvicorn.Server(
                 uvicorn.Config(
                     app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False
