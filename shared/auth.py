@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.privacy import mask_id_number, scrub
 
 ALGORITHMS = ["EdDSA", "RS256", "ES256"]
+MAX_TOKEN_CHARS = 8192  # our tokens are < 1 KB; a bigger one is refused before any parsing
 DEFAULT_PUBLIC_RATE_LIMIT = 120
 DEFAULT_RATE_LIMIT_STORAGE = "memory://"
 
@@ -194,11 +195,15 @@ class KeySet:
                 task = self._start_refresh()
             if task is not None:
                 await asyncio.shield(task)  # a cancelled request does not cancel the shared refresh
-        elif now - self._loaded_at > self.cache_seconds and now >= self._quiet_until and not self._refreshing():
+        elif (
+            now - self._loaded_at > self.cache_seconds and now >= self._quiet_until and not self._refreshing()
+        ):
             self._start_refresh()  # in the background: this request uses the cached key
         key = self._keys.get(kid)
         if key is None:
-            raise jwt.InvalidTokenError("unknown key id" if self._loaded_at is not None else "JWKS unavailable")
+            raise jwt.InvalidTokenError(
+                "unknown key id" if self._loaded_at is not None else "JWKS unavailable"
+            )
         return key
 
     async def refresh(self) -> None:
@@ -217,7 +222,7 @@ class KeySet:
         try:
             data = await asyncio.wait_for(self._read(), self.timeout_seconds)
             keys = {
-                jwk.key_id: jwk.key
+                jwk.key_id: jwk  # the PyJWK: its algorithm, not the token's header, decides how to verify
                 for jwk in jwt.PyJWKSet.from_dict(data).keys  # skips keys of unknown types
                 if jwk.key_id and jwk.public_key_use in (None, "sig")
             }
@@ -259,18 +264,25 @@ class Authenticator:
 
     async def verify(self, token: str) -> Principal:
         try:
+            if len(token) > MAX_TOKEN_CHARS:
+                raise jwt.InvalidTokenError("token too long")
             header = jwt.get_unverified_header(token)
             if header.get("alg") not in ALGORITHMS:
                 raise jwt.InvalidAlgorithmError("algorithm not allowed")
+            key = await self.keys.key_for(token)
+            # The algorithm comes from the key: a header naming another one (RS256 with the Ed25519 key's
+            # kid) is refused here instead of reaching a key loader that raises TypeError (a 500).
+            if header.get("alg") != key.algorithm_name:
+                raise jwt.InvalidAlgorithmError("algorithm does not match the key")
             claims = jwt.decode(
                 token,
-                await self.keys.key_for(token),
-                algorithms=ALGORITHMS,
+                key,
+                algorithms=[key.algorithm_name],
                 audience=self.audience,
                 issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
-        except (jwt.PyJWTError, ValueError, KeyError, OSError) as exc:
+        except Exception as exc:  # any malformed or mismatched token is the caller's fault: 401, never 500
             raise HTTPException(
                 401,
                 f"invalid token: {type(exc).__name__}",

@@ -144,6 +144,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
         )
 
+    @app.exception_handler(OverflowError)
+    async def _date_overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        """A backstop for dates at the calendar's edge (``date.max + 1 day``): the input was out of range.
+        Routes type their dates with ``shared.validators.SaneDate`` so the answer is field-level first."""
+        return problem_response(
+            Problem(
+                title="Unprocessable Content",
+                status=422,
+                detail="a date or number is out of range",
+                instance=request.url.path,
+                code="validation_error",
+            )
+        )
+
     @app.exception_handler(OSError)
     async def _database_unreachable(request: Request, exc: OSError) -> JSONResponse:
         """The driver could not reach PostgreSQL (socket gone, refused, reset): an outage, not a bug."""

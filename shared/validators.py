@@ -5,8 +5,10 @@
 """
 
 import re
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 _ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _ID_CHECK = "10X98765432"
@@ -88,3 +90,26 @@ VALIDATORS = {
     "email": check_email,
     "date": check_date,
 }
+
+
+# Dates a hall can mean: anything outside makes no sense for a matter, a slot or a deadline, and
+# ``date.max`` itself overflows the first ``+ timedelta(days=1)`` (a 500 instead of a 422).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+
+def _sane_date(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
+    return value
+
+
+def _sane_datetime(value: datetime) -> datetime:
+    day = value.astimezone(UTC).date() if value.tzinfo else value.date()
+    _sane_date(day)
+    return value
+
+
+# Use these for every date or date-time a request carries (query, path or body): out of range -> 422.
+SaneDate = Annotated[date, AfterValidator(_sane_date)]
+SaneDateTime = Annotated[datetime, AfterValidator(_sane_datetime)]

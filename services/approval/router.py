@@ -53,6 +53,7 @@ from shared.auth import Principal, Role, require
 from shared.privacy import mask_id_number, mask_name
 from shared.problems import NotFound
 from shared.service_app import RuntimeDep, SessionDep
+from shared.validators import SaneDate
 
 router = APIRouter(tags=["approval"])
 
@@ -162,10 +163,10 @@ async def list_tasks(
     status: Annotated[list[TaskStatus] | None, Query()] = None,
     matter: str | None = None,
     assignee: Annotated[str | None, Query(description="A staff id, or `me`.")] = None,
-    due_from: date | None = None,
-    due_to: date | None = None,
+    due_from: SaneDate | None = None,
+    due_to: SaneDate | None = None,
     clock_state: Annotated[Literal["warning", "overdue"] | None, Query(alias="clock")] = None,
-    as_of: date | None = None,
+    as_of: SaneDate | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     application_id: Annotated[
@@ -550,7 +551,7 @@ async def decided_events(
 @router.post(
     "/time-limits/sweep", response_model=SweepResult, dependencies=[require(Role.AUDITOR, Role.HALL_ADMIN)]
 )
-async def sweep(session: SessionDep, runtime: RuntimeDep, clock: ClockDep, as_of: date | None = None) -> dict:
+async def sweep(session: SessionDep, runtime: RuntimeDep, clock: ClockDep, as_of: SaneDate | None = None) -> dict:
     """Run the time-limit sweep now (as of a date, default today): approval.overdue once per task,
     post-checks for commitments past their deadline."""
     return await time_limits.sweep(session, outbox=runtime.outbox, as_of=as_of or clock.today())
@@ -569,7 +570,7 @@ async def report(
     department: str,
     date_from: Annotated[date, Query(alias="from")],
     date_to: Annotated[date, Query(alias="to")],
-    as_of: date | None = None,
+    as_of: SaneDate | None = None,
 ) -> dict:
     """Time-limit report of one department: on time, late, average working days, open backlog."""
     return await time_limits.department_report(
@@ -693,7 +694,7 @@ async def list_bundles(
     clock: ClockDep,
     settings: SettingsDep,
     status: Literal["open", "decided"] | None = None,
-    as_of: date | None = None,
+    as_of: SaneDate | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict]:
@@ -713,7 +714,7 @@ async def get_bundle(
     principal: PrincipalDep,
     clock: ClockDep,
     settings: SettingsDep,
-    as_of: date | None = None,
+    as_of: SaneDate | None = None,
 ) -> dict:
     """One bundle for its lead department (403 for other departments): every member task, read-only —
     members of other departments are claimed and decided only by their own departments."""

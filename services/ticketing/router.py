@@ -4,7 +4,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -41,6 +41,7 @@ from shared.auth import Principal, Role, public, require
 from shared.observability import CORRELATION_HEADER
 from shared.problems import FieldError, Unprocessable
 from shared.service_app import RuntimeDep, SessionDep
+from shared.validators import SaneDate
 
 router = APIRouter(tags=["ticketing"])
 
@@ -145,7 +146,7 @@ async def create_slots(hall: str, body: SlotsIn, session: SessionDep, principal:
 async def stats(
     hall: str, session: SessionDep, principal: Annotated[Principal, require(Role.HALL_ADMIN, Role.AUDITOR)],
     group_by: Literal["hall", "zone", "matter", "window", "clerk", "day", "hour"] = "zone",
-    day_from: date | None = None, day_to: date | None = None,
+    day_from: SaneDate | None = None, day_to: SaneDate | None = None,
 ) -> Stats:
     """Waiting and service time percentiles, no-show rate and ratings, by zone/matter/window/clerk/day/hour."""
     principal.check_hall(hall)
@@ -384,7 +385,7 @@ def _html(text: str) -> str:
 
 
 @router.get("/halls/{hall}/slots", dependencies=[public()], tags=["appointments"])
-async def list_slots(hall: str, session: SessionDep, day: date,
+async def list_slots(hall: str, session: SessionDep, day: SaneDate,
                      matter_code: Annotated[str | None, Query(max_length=40)] = None) -> list[SlotOut]:
     """Appointment slots of a day (Asia/Shanghai) with the places left."""
     slots = await appointments.list_slots(session, hall=hall, day=day, matter_code=matter_code)

@@ -85,7 +85,36 @@ def _bad_tokens(infra) -> dict[str, str]:  # type: ignore[no-untyped-def]
             )
         )(mint_token(key, sub="eve", roles=["clerk"])),
         "garbage": "a.b.c",
+        # header/algorithm confusions: the algorithm must come from the key, not from the header
+        "RS256 header with the Ed25519 kid": _unsigned({"alg": "RS256", "typ": "JWT", "kid": key.kid}),
+        "ES256 header with the Ed25519 kid": _unsigned({"alg": "ES256", "typ": "JWT", "kid": key.kid}),
+        "PS256 header with the Ed25519 kid": _unsigned({"alg": "PS256", "typ": "JWT", "kid": key.kid}),
+        "alg missing": _unsigned({"typ": "JWT", "kid": key.kid}),
+        "kid missing": _unsigned({"alg": "EdDSA", "typ": "JWT"}),
+        "kid as a number": _unsigned({"alg": "EdDSA", "typ": "JWT", "kid": 7}),
+        "kid as a list": _unsigned({"alg": "EdDSA", "typ": "JWT", "kid": [key.kid]}),
+        "embedded jwk of another key": jwt.encode(
+            _claims(),
+            stranger.private_key,
+            algorithm="EdDSA",
+            headers={"kid": key.kid, "jwk": stranger.jwks()["keys"][0]},
+        ),
+        "jku pointing elsewhere": jwt.encode(
+            _claims(),
+            stranger.private_key,
+            algorithm="EdDSA",
+            headers={"kid": key.kid, "jku": "https://evil.example/jwks"},
+        ),
+        "header not JSON": f"{base64.urlsafe_b64encode(b'not json').rstrip(b'=').decode()}.{_b64(_claims())}.c2ln",
+        "four segments": mint_token(key, sub="eve", roles=["auditor"]) + ".extra",
+        "characters outside base64url": "eyJ!!.eyJ@@.$$$",
+        "oversized": _signed(infra, _claims(name="x" * 20_000)),
     }
+
+
+def _unsigned(header: dict) -> str:  # type: ignore[type-arg]
+    """A token with ``header``, valid claims and a made-up signature (64 bytes, like an Ed25519 one)."""
+    return f"{_b64(header)}.{_b64(_claims())}.{base64.urlsafe_b64encode(bytes(64)).rstrip(b'=').decode()}"
 
 
 @pytest.mark.parametrize(
@@ -103,6 +132,19 @@ def _bad_tokens(infra) -> dict[str, str]:  # type: ignore[no-untyped-def]
         "roles as a string",
         "tampered payload",
         "garbage",
+        "RS256 header with the Ed25519 kid",
+        "ES256 header with the Ed25519 kid",
+        "PS256 header with the Ed25519 kid",
+        "alg missing",
+        "kid missing",
+        "kid as a number",
+        "kid as a list",
+        "embedded jwk of another key",
+        "jku pointing elsewhere",
+        "header not JSON",
+        "four segments",
+        "characters outside base64url",
+        "oversized",
     ],
 )
 async def test_bad_tokens_are_refused(identity, infra, name: str) -> None:
