@@ -8,7 +8,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints
 
 _ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _ID_CHECK = "10X98765432"
@@ -113,3 +113,9 @@ def _sane_datetime(value: datetime) -> datetime:
 # Use these for every date or date-time a request carries (query, path or body): out of range -> 422.
 SaneDate = Annotated[date, AfterValidator(_sane_date)]
 SaneDateTime = Annotated[datetime, AfterValidator(_sane_datetime)]
+
+
+# A hall code in a path or body: letters, digits, ``-`` and ``_`` (at most 40, the column's width), so a
+# code can never carry markup or a path into a page, a log line or a URL (else 422).
+HALL_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
+HallCode = Annotated[str, StringConstraints(pattern=HALL_CODE_PATTERN, max_length=40)]

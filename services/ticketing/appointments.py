@@ -56,15 +56,35 @@ async def list_slots(session: AsyncSession, *, hall: str, day: date, matter_code
 
 
 async def book(
-    session: AsyncSession, *, slot_id: uuid.UUID, applicant_id: str, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    slot_id: uuid.UUID,
+    applicant_id: str,
+    max_per_matter_day: int = 1,
+    now: datetime | None = None,
 ) -> Appointment:
-    """Book a place of a slot; never more bookings than its capacity."""
+    """Book a place of a slot; never more bookings than its capacity, and at most ``max_per_matter_day``
+    active (not cancelled) bookings per applicant, matter and business day (409 ``booking_limit``): one
+    person cannot take every place. The check runs under a lock on (applicant, matter, day), so two
+    concurrent bookings cannot both pass it."""
     now = now or datetime.now(UTC)
     slot = await session.get(Slot, slot_id)
     if slot is None:
         raise NotFound(f"slot {slot_id} does not exist")
     if slot.ends_at <= now:
         raise Conflict("the slot is over")
+    day = hours.business_day(slot.starts_at)
+    await repo.lock_key(session, key=f"ticketing.bookings:{applicant_id}:{slot.matter_code}:{day.isoformat()}")
+    start = datetime.combine(day, datetime.min.time(), tzinfo=hours.TZ)
+    held = await repo.active_bookings(
+        session, applicant_id=applicant_id, matter_code=slot.matter_code, start=start, end=start + timedelta(days=1)
+    )
+    if held >= max_per_matter_day:
+        raise Conflict(
+            f"you already hold {held} booking(s) of {slot.matter_code} on {day.isoformat()} "
+            f"(at most {max_per_matter_day}); cancel one to book another",
+            code="booking_limit",
+        )
     reserved = await repo.reserve_slot(session, slot_id=slot_id)
     if reserved is None:
         raise Conflict("the slot is fully booked", code="slot_full")
@@ -116,9 +136,11 @@ async def check_in(
     outbox: Outbox,
     appointment_id: uuid.UUID,
     correlation_id: str | None = None,
+    rating_secret_hash: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Appointment, Ticket, int, float | None, bool]:
-    """At the kiosk: on time (early/late limits) gives an appointment-priority ticket, late a walk-in one."""
+    """At the kiosk: on time (early/late limits) gives an appointment-priority ticket, late a walk-in one
+    (``rating_secret_hash``: see ``tickets.take``)."""
     now = now or datetime.now(UTC)
     appointment = await session.get(Appointment, appointment_id, with_for_update=True)
     if appointment is None:
@@ -141,6 +163,7 @@ async def check_in(
         priority=tickets.PRIORITY_APPOINTMENT if on_time else tickets.PRIORITY_NORMAL,
         appointment_id=appointment.id,
         correlation_id=correlation_id,
+        rating_secret_hash=rating_secret_hash,
         now=now,
     )
     appointment.status, appointment.ticket_id = "checked_in", ticket.id

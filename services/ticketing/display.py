@@ -1,11 +1,33 @@
 """What the hall shows the public: queue status per zone and matter, window pads (the call board: board.py)."""
 
+import json
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ticketing import halls, routing, tickets
 from services.ticketing import repository as repo
 from services.ticketing.models import Ticket, Window
 from shared.problems import NotFound
+
+# Characters that end a <script> block, open a comment or an entity, or end a line in older JavaScript:
+# written as \u escapes, so JSON placed inside a <script> element cannot break out of it.
+_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def script_json(value: object) -> str:
+    """``value`` as JSON safe to place inside an HTML ``<script>`` block (``</script>`` cannot occur)."""
+    text = json.dumps(value, ensure_ascii=False)
+    for char, escaped in _SCRIPT_ESCAPES.items():
+        text = text.replace(char, escaped)
+    return text
+
+
+def html_text(text: str) -> str:
+    """``text`` escaped for HTML element content and attribute values."""
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+        .replace("'", "&#x27;")
+    )
 
 
 async def queue_status(session: AsyncSession, *, hall: str) -> dict[str, object]:

@@ -133,6 +133,10 @@ class Ticket(Base):
         Index("ix_tickets_hall_day", "hall", "business_day"),
         Index("ix_tickets_served", "hall", "zone", "finished_at", postgresql_where=text("status = 'served'")),
         Index("ix_tickets_busy", "hall", "window", postgresql_where=text("status = 'called'")),
+        Index(
+            "ix_tickets_applicant_waiting", "applicant_id", "business_day",
+            postgresql_where=text("applicant_id IS NOT NULL AND status = 'waiting'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -142,7 +146,9 @@ class Ticket(Base):
     number: Mapped[str] = mapped_column(String(12))
     matter_code: Mapped[str] = mapped_column(String(40))
     category: Mapped[str] = mapped_column(String(40))
-    channel: Mapped[str] = mapped_column(String(20))  # kiosk | web | appointment
+    channel: Mapped[str] = mapped_column(String(20))  # kiosk | web | window | appointment
+    # The logged-in applicant who took a web ticket (None for kiosk, proof, window and appointment tickets).
+    applicant_id: Mapped[str | None] = mapped_column(String(40))
     priority: Mapped[int] = mapped_column(SmallInteger, default=0)  # 0 normal, 1 appointment, 2 green channel
     green_channel: Mapped[bool] = mapped_column(Boolean, default=False)
     # waiting | called | parked | served | no_show
@@ -164,9 +170,24 @@ class Ticket(Base):
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # SHA-256 (hex) of the rating secret handed out once with the ticket (printed as a QR on the slip);
+    # the secret itself is never stored. None for tickets from before the secret existed: not ratable.
+    rating_secret_hash: Mapped[str | None] = mapped_column(String(64))
     # The flow's id, fixed when the ticket is issued (the caller's X-Correlation-ID, else the ticket id):
     # every event of the ticket carries it, and acceptance adopts it for the application opened from it.
     correlation_id: Mapped[str] = mapped_column(String(100))
+
+
+class WebProof(Base):
+    """A captcha proof already used for a web ticket, kept until it expires (each proof is single use)."""
+
+    __tablename__ = "web_proofs"
+    __table_args__ = (Index("ix_web_proofs_expires", "expires_at"),)
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hall: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class BoardCounter(Base):

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, text, update
+from sqlalchemy import and_, case, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from services.ticketing.models import (
     Matter,
     Slot,
     Ticket,
+    WebProof,
     Window,
     Zone,
 )
@@ -194,6 +195,48 @@ async def board_calls(session: AsyncSession, *, hall: str, after: int | None, li
         return list(reversed(rows))
     query = query.where(BoardCall.seq > after).order_by(BoardCall.seq).limit(limit)
     return list((await session.execute(query)).scalars())
+
+
+async def lock_key(session: AsyncSession, *, key: str) -> None:
+    """Serialise transactions on ``key`` until this one ends (a PostgreSQL transaction advisory lock):
+    a check-then-insert under it cannot be passed by two concurrent callers."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+async def waiting_web_tickets(session: AsyncSession, *, hall: str, applicant_id: str, day: date) -> int:
+    """Waiting tickets an applicant took on the web in a hall on a business day."""
+    query = select(func.count()).where(
+        Ticket.applicant_id == applicant_id, Ticket.business_day == day, Ticket.hall == hall,
+        Ticket.status == "waiting",
+    )
+    return (await session.execute(query)).scalar_one()
+
+
+async def spend_web_proof(
+    session: AsyncSession, *, nonce: str, hall: str, expires_at: datetime, now: datetime
+) -> bool:
+    """Record a captcha proof as used; False when it was used already. Expired ones are forgotten first
+    (a replay of those is refused by its expiry). A concurrent use of the same nonce waits on the key and
+    then finds it taken (or takes it, if the first transaction rolled back)."""
+    await session.execute(delete(WebProof).where(WebProof.expires_at < now))
+    statement = (
+        insert(WebProof)
+        .values(nonce=nonce, hall=hall, expires_at=expires_at, used_at=now)
+        .on_conflict_do_nothing(index_elements=[WebProof.nonce])
+        .returning(WebProof.nonce)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+async def active_bookings(
+    session: AsyncSession, *, applicant_id: str, matter_code: str, start: datetime, end: datetime
+) -> int:
+    """An applicant's bookings (not cancelled) of a matter whose slot starts in [start, end)."""
+    query = select(func.count()).where(
+        Appointment.applicant_id == applicant_id, Appointment.matter_code == matter_code,
+        Appointment.starts_at >= start, Appointment.starts_at < end, Appointment.status != "cancelled",
+    )
+    return (await session.execute(query)).scalar_one()
 
 
 async def reserve_slot(session: AsyncSession, *, slot_id: uuid.UUID) -> Slot | None:

@@ -1,7 +1,6 @@
 """Ticketing HTTP endpoints (thin: every rule and query lives in the sub-domain modules)."""
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -11,7 +10,17 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from services.ticketing import appointments, board, display, halls, hours, search, statistics, tickets
+from services.ticketing import (
+    appointments,
+    board,
+    channels,
+    display,
+    halls,
+    hours,
+    search,
+    statistics,
+    tickets,
+)
 from services.ticketing.models import Appointment, Hall, Slot, Ticket, Window, Zone
 from services.ticketing.schemas import (
     AppointmentOut,
@@ -31,8 +40,10 @@ from services.ticketing.schemas import (
     Stats,
     TakeTicket,
     TicketCallOut,
+    TicketIssuedOut,
     TicketOut,
     Transfer,
+    WebTicket,
     WindowIn,
     WindowOut,
     ZoneIn,
@@ -41,15 +52,16 @@ from shared.auth import Principal, Role, public, require
 from shared.observability import CORRELATION_HEADER
 from shared.problems import FieldError, Unprocessable
 from shared.service_app import RuntimeDep, SessionDep
-from shared.validators import SaneDate
+from shared.validators import HallCode, SaneDate
 
 router = APIRouter(tags=["ticketing"])
 
-WINDOW_ROLES = (Role.CLERK, Role.ISSUANCE_CLERK)
+WINDOW_ROLES = channels.WINDOW_ROLES
 HallAdmin = Annotated[Principal, require(Role.HALL_ADMIN)]
 WindowStaff = Annotated[Principal, require(*WINDOW_ROLES)]
 Applicant = Annotated[Principal, require(Role.APPLICANT)]
 WindowStaffOrService = Annotated[Principal, require(Role.CLERK, Role.SERVICE)]
+TicketTaker = Annotated[Principal, require(*channels.TAKE_ROLES)]
 DISPLAY_PAGE = Path(__file__).resolve().parent / "display.html"
 BOARD_BATCH = 50  # board entries read per poll
 
@@ -67,6 +79,12 @@ def ticket_out(ticket: Ticket, *, position: int | None = None, minutes: float | 
         channel=ticket.channel, priority=ticket.priority, status=ticket.status, issued_at=ticket.issued_at,
         window=ticket.window, position=position, estimated_wait_minutes=minutes, correlation_id=ticket.correlation_id,
     )
+
+
+def issued_out(ticket: Ticket, rating_secret: str, *, position: int | None, minutes: float | None) -> TicketIssuedOut:
+    """The ticket as its taker gets it: with the rating secret (never in any other response)."""
+    return TicketIssuedOut(**ticket_out(ticket, position=position, minutes=minutes).model_dump(),
+                           rating_secret=rating_secret)
 
 
 def window_out(window: Window) -> WindowOut:
@@ -94,7 +112,7 @@ def hall_out(row: Hall, zones: list[Zone]) -> HallOut:
 
 
 @router.put("/halls/{hall}", tags=["administration"])
-async def put_hall(hall: str, body: HallIn, session: SessionDep, runtime: RuntimeDep,
+async def put_hall(hall: HallCode, body: HallIn, session: SessionDep, runtime: RuntimeDep,
                    principal: HallAdmin) -> HallOut:
     """Create or update a hall: opening hours, queue rules and zones (a closed-down hall stays closed).
     Every change is published as ``hall.published``: acceptance checks collection halls against it."""
@@ -104,7 +122,7 @@ async def put_hall(hall: str, body: HallIn, session: SessionDep, runtime: Runtim
 
 
 @router.post("/halls/{hall}/close", tags=["administration"])
-async def close_hall(hall: str, session: SessionDep, runtime: RuntimeDep, principal: HallAdmin) -> HallOut:
+async def close_hall(hall: HallCode, session: SessionDep, runtime: RuntimeDep, principal: HallAdmin) -> HallOut:
     """Close the hall down (撤并): it takes no more tickets, and acceptance refuses it as a collection
     hall (``hall.published`` with status ``closed``). Windows, zones and history stay; idempotent."""
     principal.check_hall(hall)
@@ -112,14 +130,14 @@ async def close_hall(hall: str, session: SessionDep, runtime: RuntimeDep, princi
 
 
 @router.post("/halls/{hall}/reopen", tags=["administration"])
-async def reopen_hall(hall: str, session: SessionDep, runtime: RuntimeDep, principal: HallAdmin) -> HallOut:
+async def reopen_hall(hall: HallCode, session: SessionDep, runtime: RuntimeDep, principal: HallAdmin) -> HallOut:
     """Reopen a hall that was closed down; idempotent."""
     principal.check_hall(hall)
     return hall_out(*await halls.set_status(session, outbox=runtime.outbox, code=hall, status="open"))
 
 
 @router.put("/halls/{hall}/windows/{window}", tags=["administration"])
-async def put_window(hall: str, window: str, body: WindowIn, session: SessionDep, principal: HallAdmin) -> WindowOut:
+async def put_window(hall: HallCode, window: str, body: WindowIn, session: SessionDep, principal: HallAdmin) -> WindowOut:
     """Create or update a window: zone and skills (matter codes or categories)."""
     principal.check_hall(hall)
     return window_out(await halls.put_window(session, hall=hall, code=window, data=body))
@@ -127,7 +145,7 @@ async def put_window(hall: str, window: str, body: WindowIn, session: SessionDep
 
 @router.get("/halls/{hall}/windows", tags=["administration"])
 async def list_windows(
-    hall: str, session: SessionDep,
+    hall: HallCode, session: SessionDep,
     principal: Annotated[Principal, require(Role.HALL_ADMIN, *WINDOW_ROLES, Role.AUDITOR)],
 ) -> list[WindowOut]:
     """The windows of a hall with their state and the clerk signed in."""
@@ -136,7 +154,7 @@ async def list_windows(
 
 
 @router.post("/halls/{hall}/slots", status_code=201, tags=["appointments"])
-async def create_slots(hall: str, body: SlotsIn, session: SessionDep, principal: HallAdmin) -> list[SlotOut]:
+async def create_slots(hall: HallCode, body: SlotsIn, session: SessionDep, principal: HallAdmin) -> list[SlotOut]:
     """Open appointment slots for a matter (capacity per slot)."""
     principal.check_hall(hall)
     return [slot_out(s) for s in await appointments.create_slots(session, hall=hall, data=body)]
@@ -144,7 +162,7 @@ async def create_slots(hall: str, body: SlotsIn, session: SessionDep, principal:
 
 @router.get("/halls/{hall}/stats", tags=["statistics"])
 async def stats(
-    hall: str, session: SessionDep, principal: Annotated[Principal, require(Role.HALL_ADMIN, Role.AUDITOR)],
+    hall: HallCode, session: SessionDep, principal: Annotated[Principal, require(Role.HALL_ADMIN, Role.AUDITOR)],
     group_by: Literal["hall", "zone", "matter", "window", "clerk", "day", "hour"] = "zone",
     day_from: SaneDate | None = None, day_to: SaneDate | None = None,
 ) -> Stats:
@@ -160,7 +178,7 @@ async def stats(
 
 
 @router.post("/halls/{hall}/windows/{window}/sign-in", tags=["windows"])
-async def sign_in(hall: str, window: str, session: SessionDep, principal: WindowStaff,
+async def sign_in(hall: HallCode, window: str, session: SessionDep, principal: WindowStaff,
                   body: SignIn | None = None) -> WindowOut:
     """The clerk signs in at a window (opens it). The pad shows name, staff number (工号) and unit: the
     token's ``staff_no``/``unit`` claims, or the body's when the token has none (422 when they differ)."""
@@ -171,26 +189,26 @@ async def sign_in(hall: str, window: str, session: SessionDep, principal: Window
 
 
 @router.post("/halls/{hall}/windows/{window}/sign-out", tags=["windows"])
-async def sign_out(hall: str, window: str, session: SessionDep, principal: WindowStaff) -> WindowOut:
+async def sign_out(hall: HallCode, window: str, session: SessionDep, principal: WindowStaff) -> WindowOut:
     """The clerk signs out (closes the window)."""
     return window_out(await halls.sign_out(session, hall=hall, code=window, principal=principal))
 
 
 @router.post("/halls/{hall}/windows/{window}/pause", tags=["windows"])
-async def pause(hall: str, window: str, session: SessionDep, principal: WindowStaff) -> WindowOut:
+async def pause(hall: HallCode, window: str, session: SessionDep, principal: WindowStaff) -> WindowOut:
     """Pause the window: no calls until resumed."""
     return window_out(await halls.set_paused(session, hall=hall, code=window, principal=principal, paused=True))
 
 
 @router.post("/halls/{hall}/windows/{window}/resume", tags=["windows"])
-async def resume_window(hall: str, window: str, session: SessionDep, principal: WindowStaff) -> WindowOut:
+async def resume_window(hall: HallCode, window: str, session: SessionDep, principal: WindowStaff) -> WindowOut:
     """Resume a paused window."""
     return window_out(await halls.set_paused(session, hall=hall, code=window, principal=principal, paused=False))
 
 
 @router.post("/halls/{hall}/windows/{window}/call-next", tags=["windows"],
              responses={204: {"description": "Nothing waits for this window"}})
-async def call_next(hall: str, window: str, session: SessionDep, runtime: RuntimeDep,
+async def call_next(hall: HallCode, window: str, session: SessionDep, runtime: RuntimeDep,
                     principal: WindowStaff) -> Response:
     """Call the best waiting ticket this window is skilled for (204 when none waits)."""
     ticket = await tickets.call_next(session, outbox=runtime.outbox, hall=hall, window_code=window,
@@ -261,16 +279,57 @@ async def ticket_call(ticket_id: uuid.UUID, session: SessionDep, principal: Wind
 # ---- public: numbers, status, boards, ratings ----------------------------------------------------
 
 
-@router.post("/halls/{hall}/tickets", status_code=201, dependencies=[public()], tags=["public"])
-async def take_ticket(hall: str, body: TakeTicket, session: SessionDep, runtime: RuntimeDep,
-                      request: Request) -> TicketOut:
-    """Take a number for a matter (kiosk or web); answers position and estimated wait. The ticket's
-    ``correlation_id`` is the request's X-Correlation-ID if one was sent, else the ticket id."""
+@router.post("/halls/{hall}/tickets", status_code=201, tags=["public"], responses={
+    409: {"description": "Hall closed, or the applicant holds the most waiting web tickets allowed"},
+    429: {"description": "This kiosk device's tickets per minute are used up; see Retry-After"},
+})
+async def take_ticket(hall: HallCode, body: TakeTicket, session: SessionDep, runtime: RuntimeDep,
+                      request: Request, principal: TicketTaker) -> TicketIssuedOut:
+    """Take a number for a matter; answers position, estimated wait and the rating secret (only here).
+
+    Who: a kiosk device token of the hall (channel ``kiosk``; each device at most
+    ``TICKETING_KIOSK_TICKETS_PER_MINUTE``, then 429 with Retry-After), a logged-in applicant (``web``;
+    at most ``TICKETING_WEB_TICKETS_PER_APPLICANT_DAY`` waiting tickets in the hall per day, then 409), or
+    a clerk of the hall for a walk-in at the counter (``window``). Anonymous web visitors use
+    ``POST /halls/{hall}/web-tickets`` with a captcha proof. The ticket's ``correlation_id`` is the
+    request's X-Correlation-ID if one was sent, else the ticket id."""
+    settings = runtime.settings
+    channel = await channels.admit(request, principal=principal, hall=hall,
+                                   kiosk_per_minute=getattr(settings, "kiosk_tickets_per_minute", 30))
+    if body.channel is not None and body.channel != channel:
+        raise Unprocessable("channel differs from the caller's", errors=[FieldError(
+            field="channel", message=f"this caller takes numbers through the {channel} channel; leave it out")])
+    applicant = principal.applicant_id if channel == "web" else None
+    secret, digest = tickets.new_rating_secret()
     ticket, position, minutes = await tickets.take(
-        session, outbox=runtime.outbox, hall_code=hall, matter_code=body.matter_code, channel=body.channel,
-        green_channel=body.green_channel, correlation_id=caller_correlation(request),
+        session, outbox=runtime.outbox, hall_code=hall, matter_code=body.matter_code, channel=channel,
+        green_channel=body.green_channel, correlation_id=caller_correlation(request), applicant_id=applicant,
+        max_waiting_per_applicant=getattr(settings, "web_tickets_per_applicant_day", 2) if applicant else None,
+        rating_secret_hash=digest,
     )
-    return ticket_out(ticket, position=position, minutes=minutes)
+    return issued_out(ticket, secret, position=position, minutes=minutes)
+
+
+@router.post("/halls/{hall}/web-tickets", status_code=201, dependencies=[public()], tags=["public"])
+async def take_web_ticket(hall: HallCode, body: WebTicket, session: SessionDep, runtime: RuntimeDep,
+                          request: Request) -> TicketIssuedOut:
+    """Take a number on the web without a login (channel ``web``), with a single-use proof from the
+    integrator's captcha service signed with ``TICKETING_WEB_PROOF_SECRET`` (unset: refused). A
+    forged, malformed, expired (or expiring more than 10 minutes ahead) or reused proof is a 403 problem
+    with code ``proof_invalid``, ``proof_expired`` or ``proof_used``."""
+    settings = runtime.settings
+    secret_setting = getattr(settings, "web_proof_secret", None)
+    proof = channels.verify_proof(
+        body.proof, hall=hall, secret=secret_setting.get_secret_value() if secret_setting else None,
+        max_ttl_seconds=getattr(settings, "web_proof_max_ttl_seconds", 600),
+    )
+    await channels.spend_proof(session, proof=proof, hall=hall)
+    secret, digest = tickets.new_rating_secret()
+    ticket, position, minutes = await tickets.take(
+        session, outbox=runtime.outbox, hall_code=hall, matter_code=body.matter_code, channel="web",
+        green_channel=body.green_channel, correlation_id=caller_correlation(request), rating_secret_hash=digest,
+    )
+    return issued_out(ticket, secret, position=position, minutes=minutes)
 
 
 @router.get("/tickets/{ticket_id}", dependencies=[public()], tags=["public"])
@@ -283,20 +342,21 @@ async def get_ticket(ticket_id: uuid.UUID, session: SessionDep) -> TicketOut:
 
 @router.post("/tickets/{ticket_id}/rating", dependencies=[public()], tags=["public"])
 async def rate(ticket_id: uuid.UUID, body: Rating, session: SessionDep, runtime: RuntimeDep) -> dict[str, object]:
-    """Rate the service (1-5 and a comment) on the hall pad."""
-    ticket = await tickets.rate(session, outbox=runtime.outbox, ticket_id=ticket_id, score=body.score,
-                                comment=body.comment)
+    """Rate the service (1-5 and a comment) on the hall pad: the citizen scans the slip's QR, which holds
+    the ``rating_secret`` of the ticket-issue response (the ticket id alone is public: 403)."""
+    ticket = await tickets.rate(session, outbox=runtime.outbox, ticket_id=ticket_id,
+                                rating_secret=body.rating_secret, score=body.score, comment=body.comment)
     return {"ticket_id": str(ticket.id), "score": ticket.rating}
 
 
 @router.get("/halls/{hall}/queue", dependencies=[public()], tags=["public"])
-async def queue(hall: str, session: SessionDep) -> QueueStatus:
+async def queue(hall: HallCode, session: SessionDep) -> QueueStatus:
     """Waiting count and estimated wait per zone and matter."""
     return QueueStatus.model_validate(await display.queue_status(session, hall=hall))
 
 
 @router.get("/halls/{hall}/windows/{window}/pad", dependencies=[public()], tags=["public"])
-async def pad(hall: str, window: str, session: SessionDep) -> PadOut:
+async def pad(hall: HallCode, window: str, session: SessionDep) -> PadOut:
     """What the pad at a window shows: the clerk (name, staff number, unit, photo; never the account) and
     the number being served."""
     row, current = await display.window_pad(session, hall=hall, window=window)
@@ -307,7 +367,7 @@ async def pad(hall: str, window: str, session: SessionDep) -> PadOut:
 
 @router.get("/halls/{hall}/matters", dependencies=[public()], tags=["public"])
 async def search_matters(
-    hall: str, session: SessionDep,
+    hall: HallCode, session: SessionDep,
     q: Annotated[str, Query(min_length=1, max_length=search.MAX_QUERY,
                             description="Matter code, part of the name, pinyin initials (gtgsh) or pinyin.")],
     limit: Annotated[int, Query(ge=1, le=search.MAX_LIMIT)] = search.DEFAULT_LIMIT,
@@ -325,7 +385,7 @@ async def search_matters(
 @router.get("/halls/{hall}/display/stream", dependencies=[public()], tags=["public"],
             response_class=StreamingResponse)
 async def display_stream(
-    hall: str, request: Request, runtime: RuntimeDep,
+    hall: HallCode, request: Request, runtime: RuntimeDep,
     limit: Annotated[int | None, Query(ge=1, le=10000, description="Close after this many calls (tests).")] = None,
     backlog: Annotated[int, Query(ge=0, le=50)] = 10,
     last_event_id: Annotated[int | None, Header(
@@ -370,22 +430,19 @@ async def display_stream(
 
 
 @router.get("/halls/{hall}/display", dependencies=[public()], tags=["public"], response_class=HTMLResponse)
-async def display_page(hall: str, session: SessionDep) -> HTMLResponse:
+async def display_page(hall: HallCode, session: SessionDep) -> HTMLResponse:
     """A simple display board page that shows the live calls of a hall."""
     row = await halls.require_hall(session, code=hall)
     page = DISPLAY_PAGE.read_text(encoding="utf-8")
-    return HTMLResponse(page.replace("{{HALL}}", json.dumps(hall)).replace("{{HALL_NAME}}", _html(row.name)))
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    board_json = display.script_json({"hall": hall, "name": row.name})
+    return HTMLResponse(page.replace("{{BOARD}}", board_json).replace("{{HALL_NAME}}", display.html_text(row.name)))
 
 
 # ---- appointments ------------------------------------------------------------------------------
 
 
 @router.get("/halls/{hall}/slots", dependencies=[public()], tags=["appointments"])
-async def list_slots(hall: str, session: SessionDep, day: SaneDate,
+async def list_slots(hall: HallCode, session: SessionDep, day: SaneDate,
                      matter_code: Annotated[str | None, Query(max_length=40)] = None) -> list[SlotOut]:
     """Appointment slots of a day (Asia/Shanghai) with the places left."""
     slots = await appointments.list_slots(session, hall=hall, day=day, matter_code=matter_code)
@@ -393,12 +450,15 @@ async def list_slots(hall: str, session: SessionDep, day: SaneDate,
 
 
 @router.post("/appointments", status_code=201, tags=["appointments"])
-async def book(body: Book, session: SessionDep, principal: Applicant) -> AppointmentOut:
-    """Book a slot (applicants; never beyond the slot's capacity)."""
+async def book(body: Book, session: SessionDep, runtime: RuntimeDep, principal: Applicant) -> AppointmentOut:
+    """Book a slot (applicants; never beyond the slot's capacity). At most
+    ``TICKETING_MAX_BOOKINGS_PER_MATTER_DAY`` (default 1) active bookings per applicant, matter and day:
+    409 ``booking_limit`` beyond."""
     assert principal.applicant_id is not None
-    return appointment_out(
-        await appointments.book(session, slot_id=body.slot_id, applicant_id=principal.applicant_id)
-    )
+    return appointment_out(await appointments.book(
+        session, slot_id=body.slot_id, applicant_id=principal.applicant_id,
+        max_per_matter_day=getattr(runtime.settings, "max_bookings_per_matter_day", 1),
+    ))
 
 
 @router.get("/appointments/mine", tags=["appointments"])
@@ -416,9 +476,12 @@ async def cancel(appointment_id: uuid.UUID, session: SessionDep, principal: Appl
 @router.post("/appointments/{appointment_id}/check-in", dependencies=[public()], tags=["appointments"])
 async def check_in(appointment_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
                    request: Request) -> CheckInOut:
-    """Check in at the kiosk (scan of the booking code): on time gives priority, late a walk-in ticket."""
+    """Check in at the kiosk (scan of the booking code): on time gives priority, late a walk-in ticket; the
+    ticket comes with its rating secret (printed on the slip), as when a number is taken."""
+    secret, digest = tickets.new_rating_secret()
     appointment, ticket, position, minutes, on_time = await appointments.check_in(
-        session, outbox=runtime.outbox, appointment_id=appointment_id, correlation_id=caller_correlation(request)
+        session, outbox=runtime.outbox, appointment_id=appointment_id, correlation_id=caller_correlation(request),
+        rating_secret_hash=digest,
     )
-    return CheckInOut(appointment=appointment_out(appointment), ticket=ticket_out(ticket, position=position,
-                                                                                   minutes=minutes), on_time=on_time)
+    return CheckInOut(appointment=appointment_out(appointment),
+                      ticket=issued_out(ticket, secret, position=position, minutes=minutes), on_time=on_time)

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
+from shared.validators import SaneDateTime
+
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 
 
@@ -121,9 +123,27 @@ class SignIn(_Request):
 
 
 class TakeTicket(_Request):
+    """A number for a matter. The channel follows from the caller's token (kiosk device token: ``kiosk``,
+    applicant: ``web``, clerk: ``window``)."""
+
     matter_code: str = Field(min_length=1, max_length=40)
-    channel: Literal["kiosk", "web"] = "kiosk"
+    channel: Literal["kiosk", "web", "window"] | None = Field(
+        default=None, description="Optional (from before channels followed from the token): when given, "
+        "it must be the caller's channel (422 otherwise)."
+    )
     green_channel: bool = Field(default=False, description="Elderly, disabled, pregnant: served first (绿色通道).")
+
+
+class WebTicket(_Request):
+    """A number taken on the web without a login, with a proof from the integrator's captcha service."""
+
+    matter_code: str = Field(min_length=1, max_length=40)
+    green_channel: bool = Field(default=False, description="Elderly, disabled, pregnant: served first (绿色通道).")
+    proof: str = Field(
+        min_length=1, max_length=300,
+        description="<nonce>.<expiry unix seconds>.<hex HMAC-SHA256(secret, nonce + '.' + expiry + '.' + hall)>, "
+        "single use, expiring at most 10 minutes ahead.",
+    )
 
 
 class TicketOut(BaseModel):
@@ -146,6 +166,15 @@ class TicketOut(BaseModel):
     )
 
 
+class TicketIssuedOut(TicketOut):
+    """The ticket as its taker gets it, once: with the secret that rating the service needs."""
+
+    rating_secret: str = Field(
+        description="Random secret (192 bits) the kiosk prints as a QR on the slip and the web page shows: "
+        "POST /tickets/{id}/rating needs it. Only this response carries it; the service keeps a hash."
+    )
+
+
 class CallNext(_Request):
     pass
 
@@ -161,6 +190,9 @@ class Transfer(_Request):
 
 
 class Rating(_Request):
+    rating_secret: str = Field(
+        min_length=1, max_length=100, description="The secret of the ticket-issue response (the slip's QR)."
+    )
     score: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=500)
 
@@ -248,8 +280,8 @@ class SlotsIn(_Request):
     """Create slots of ``length_minutes`` from ``starts_at`` to ``ends_at`` for a matter."""
 
     matter_code: str = Field(min_length=1, max_length=40)
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: SaneDateTime
+    ends_at: SaneDateTime
     length_minutes: int = Field(default=30, ge=5, le=240)
     capacity: int = Field(ge=1, le=1000)
 
@@ -289,7 +321,7 @@ class AppointmentOut(BaseModel):
 
 class CheckInOut(BaseModel):
     appointment: AppointmentOut
-    ticket: TicketOut
+    ticket: TicketIssuedOut
     on_time: bool
 
 

@@ -1,5 +1,8 @@
 """A ticket's life: take a number, call, recall, no-show, transfer, park, resume, finish, rate."""
 
+import hashlib
+import hmac
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TypedDict
@@ -21,13 +24,30 @@ from shared.events.ticketing import (
     TicketTransferred,
 )
 from shared.outbox import Outbox
-from shared.problems import Conflict, DomainError, FieldError, NotFound
+from shared.problems import Conflict, DomainError, FieldError, Forbidden, NotFound
 
 PRIORITY_NORMAL, PRIORITY_APPOINTMENT, PRIORITY_GREEN = 0, 1, 2
+RATING_SECRET_BYTES = 24  # 192 bits, URL-safe base64: 32 characters on the slip's QR
 
 
 class HallClosed(DomainError):
     status, code, title = 409, "hall_closed", "Hall closed"
+
+
+class TooManyWebTickets(DomainError):
+    status, code, title = 409, "web_ticket_limit", "Too many web tickets"
+
+
+def new_rating_secret() -> tuple[str, str]:
+    """A fresh rating secret and the digest stored for it: (secret, sha256 hex). The secret goes only to
+    whoever took the ticket (the slip's QR, the web page); only the digest is kept."""
+    secret = secrets.token_urlsafe(RATING_SECRET_BYTES)
+    return secret, rating_secret_digest(secret)
+
+
+def rating_secret_digest(secret: str) -> str:
+    """The stored form of a rating secret (a random 192-bit secret needs no slow hash)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 async def take(
@@ -41,12 +61,19 @@ async def take(
     priority: int | None = None,
     appointment_id: uuid.UUID | None = None,
     correlation_id: str | None = None,
+    applicant_id: str | None = None,
+    max_waiting_per_applicant: int | None = None,
+    rating_secret_hash: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Ticket, int, float | None]:
     """Issue a number for a matter, routed to the zone with the least expected wait.
 
     ``correlation_id`` is the caller's own (X-Correlation-ID), if it sent one; otherwise the flow is
     named after the ticket. Either way it is fixed here and carried to the licence.
+    ``applicant_id`` (web tickets of a logged-in applicant) is recorded; with ``max_waiting_per_applicant``
+    the applicant may hold that many waiting tickets of the hall per business day (409 beyond), checked
+    under a lock so concurrent requests cannot both pass. ``rating_secret_hash`` (``new_rating_secret``)
+    is what a rating must match; without one the ticket cannot be rated.
     """
     now = now or datetime.now(UTC)
     hall = await halls.require_hall(session, code=hall_code)
@@ -63,6 +90,14 @@ async def take(
         session, hall=hall_code, matter=matter, matters=matters, priority=priority, windows=windows
     )
     day = hours.business_day(now)
+    if applicant_id is not None and max_waiting_per_applicant is not None:
+        await repo.lock_key(session, key=f"ticketing.web-tickets:{hall_code}:{applicant_id}:{day.isoformat()}")
+        held = await repo.waiting_web_tickets(session, hall=hall_code, applicant_id=applicant_id, day=day)
+        if held >= max_waiting_per_applicant:
+            raise TooManyWebTickets(
+                f"you already hold {held} waiting tickets in hall {hall_code} today "
+                f"(at most {max_waiting_per_applicant}); use or cancel one first"
+            )
     seq = await repo.next_number(session, hall=hall_code, zone=zone, day=day)
     ticket_id = uuid7()
     ticket = Ticket(
@@ -84,6 +119,8 @@ async def take(
         no_shows=0,
         transfers=[],
         appointment_id=appointment_id,
+        applicant_id=applicant_id,
+        rating_secret_hash=rating_secret_hash,
         correlation_id=correlation_id or str(ticket_id),
     )
     session.add(ticket)
@@ -423,15 +460,21 @@ async def rate(
     *,
     outbox: Outbox,
     ticket_id: uuid.UUID,
+    rating_secret: str,
     score: int,
     comment: str | None,
     now: datetime | None = None,
 ) -> Ticket:
-    """The citizen rates the service on the hall pad (once per ticket)."""
+    """The citizen rates the service on the hall pad (once per ticket), proving with the rating secret
+    of the slip that they hold the ticket: the id alone is public (pad, display board). A wrong secret
+    is a 403 and uses nothing up."""
     now = now or datetime.now(UTC)
     ticket = await repo.get_ticket(session, ticket_id=ticket_id, lock=True)
     if ticket is None:
         raise NotFound(f"ticket {ticket_id} does not exist")
+    given = rating_secret_digest(rating_secret)
+    if ticket.rating_secret_hash is None or not hmac.compare_digest(given, ticket.rating_secret_hash):
+        raise Forbidden("the rating secret does not match this ticket", code="rating_secret_mismatch")
     if ticket.status not in ("called", "served"):
         raise Conflict(f"ticket {ticket.number} has not been served")
     if ticket.rating is not None:

@@ -22,7 +22,7 @@ class TicketIssued(_TicketEvent):
 
     TYPE = "ticket.issued"
     zone: str
-    channel: str  # kiosk | web | appointment
+    channel: str  # kiosk | web | window | appointment
     priority: int = 0
     issued_at: datetime
 

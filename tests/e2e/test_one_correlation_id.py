@@ -54,7 +54,8 @@ async def flow(  # type: ignore[no-untyped-def]
     bodies: dict[str, dict[str, Any]] = {}
 
     async def take_ticket() -> dict[str, Any] | None:  # the kiosk sends no correlation id
-        response = await ticketing.post(f"/halls/{HALL}/tickets", json={"matter_code": MATTER})
+        response = await ticketing.post(f"/halls/{HALL}/tickets", json={"matter_code": MATTER},
+                                        headers=infra.auth("kiosk", sub="kiosk:e2c-1", halls=[HALL]))
         return response.json() if response.status_code == 201 else None
 
     bodies["ticket"] = ticket = await wait_for(take_ticket, timeout=60, interval=0.5, message="ticketing knows the matter")

@@ -60,7 +60,8 @@ async def flow(  # type: ignore[no-untyped-def]
     await acceptance_knows(acceptance, MATTER)  # the catalogue's publication, not part of the citizen's walk
 
     async def take_ticket() -> dict[str, Any] | None:
-        response = await ticketing.post(f"/halls/{HALL}/tickets", json={"matter_code": MATTER})
+        response = await ticketing.post(f"/halls/{HALL}/tickets", json={"matter_code": MATTER},
+                                        headers=infra.auth("kiosk", sub="kiosk:e2e-1", halls=[HALL]))
         return response.json() if response.status_code == 201 else None
 
     ticket = await wait_for(take_ticket, timeout=60, interval=0.5, message="ticketing knows the matter")

@@ -33,6 +33,8 @@ async def tk(ticketing: httpx.AsyncClient) -> httpx.AsyncClient:
 
     if hasattr(auth, "RateLimiter"):
         ticketing.app.state.rate_limiter = auth.RateLimiter(1_000_000)
+        # the module halls take many numbers from one kiosk; the device budget has its own tests
+        ticketing.app.state.kiosk_rate_limiter = auth.RateLimiter(1_000_000)
     runtime = ticketing.app.state.runtime
     async with runtime.sessionmaker() as session, session.begin():
         for code, category, zone, minutes, weight in MATTERS:
@@ -57,6 +59,15 @@ class HallKit:
     def admin(self) -> dict[str, str]:
         return self.infra.auth("hall_admin", halls=[self.code])
 
+    @property
+    def kiosk(self) -> dict[str, str]:
+        """The hall's kiosk device token (channel kiosk)."""
+        return self.infra.auth("kiosk", halls=[self.code], sub=f"kiosk:{self.code}-k1")
+
+    def applicant(self, sub: str = "110101199003077777") -> dict[str, str]:
+        """A logged-in applicant (channel web)."""
+        return self.infra.auth("applicant", sub=sub)
+
     def clerk(self, window: str) -> dict[str, str]:
         return self.infra.auth("clerk", halls=[self.code], sub=f"clerk-{self.code}-{window}", name="王小明")
 
@@ -70,8 +81,10 @@ class HallKit:
                                               json={"staff_name": "王小明", "photo_url": "https://example/p.jpg"})
             assert response.status_code == 200, response.text
 
-    async def take(self, matter: str, **extra: Any) -> dict[str, Any]:
-        response = await self.client.post(f"/halls/{self.code}/tickets", json={"matter_code": matter, **extra})
+    async def take(self, matter: str, headers: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+        """A number from the hall's kiosk (or the caller of ``headers``); with its ``rating_secret``."""
+        response = await self.client.post(f"/halls/{self.code}/tickets", json={"matter_code": matter, **extra},
+                                          headers=headers or self.kiosk)
         assert response.status_code == 201, response.text
         return response.json()
 

@@ -45,7 +45,8 @@ async def test_every_event_of_a_ticket_carries_the_ticket_s_correlation_id(tk, i
         response = await tk.post(f"/tickets/{ticket['id']}/{action}", headers=clerk("A02", f"req-{action}"),
                                  json=body)
         assert response.status_code == 200, response.text
-    rated = await tk.post(f"/tickets/{ticket['id']}/rating", json={"score": 5},
+    rated = await tk.post(f"/tickets/{ticket['id']}/rating",
+                          json={"score": 5, "rating_secret": ticket["rating_secret"]},
                           headers={"X-Correlation-ID": "req-rating"})
     assert rated.status_code == 200, rated.text
 
@@ -63,7 +64,7 @@ async def test_a_ticket_adopts_the_correlation_id_its_caller_sent(tk, infra) -> 
     kit = await new_hall(tk, infra)
     await kit.window("B01", "B", ["RS-001"])
     taken = await tk.post(f"/halls/{kit.code}/tickets", json={"matter_code": "RS-001"},
-                          headers={"X-Correlation-ID": "kiosk-7-0001"})
+                          headers={"X-Correlation-ID": "kiosk-7-0001", **kit.kiosk})
     assert taken.status_code == 201 and taken.json()["correlation_id"] == "kiosk-7-0001"
     called = await kit.call("B01")
     assert called.json()["correlation_id"] == "kiosk-7-0001"

@@ -31,7 +31,8 @@ async def test_the_seeded_demo_hall_is_open_at_3am_and_a_real_hall_is_not(tk, in
     assert not hours.is_open(real, THURSDAY_3AM) and not hours.is_open(real, SUNDAY_3AM)
     assert hours.is_open(real, THURSDAY_10AM)
     # so the README walk-through takes a number at the demo hall whatever the hour
-    taken = await tk.post("/halls/ZS-CITY/tickets", json={"matter_code": "SCJG-001", "channel": "kiosk"})
+    taken = await tk.post("/halls/ZS-CITY/tickets", json={"matter_code": "SCJG-001", "channel": "kiosk"},
+                          headers=infra.auth("kiosk", sub="kiosk:zs-city-1", halls=["ZS-CITY"]))
     assert taken.status_code == 201, taken.text
 
 

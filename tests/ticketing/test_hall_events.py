@@ -42,7 +42,7 @@ async def test_put_close_and_reopen_publish_the_hall(tk, infra) -> None:
     closed = await tk.post(f"/halls/{kit.code}/close", headers=kit.admin)
     assert closed.status_code == 200 and closed.json()["status"] == "closed", closed.text
     assert closed.json()["zones"] == [{"code": "A", "name": "A区"}]
-    refused = await tk.post(f"/halls/{kit.code}/tickets", json={"matter_code": "SCJG-001"})
+    refused = await tk.post(f"/halls/{kit.code}/tickets", json={"matter_code": "SCJG-001"}, headers=kit.kiosk)
     assert refused.status_code == 409 and refused.json()["code"] == "hall_closed_down", refused.text
     assert (await tk.post(f"/halls/{kit.code}/close", headers=kit.admin)).json()["version"] == 3  # idempotent
     # the same PUT again (the demo seed at every start) changes nothing and publishes nothing

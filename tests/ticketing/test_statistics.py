@@ -28,6 +28,7 @@ async def test_figures_per_matter_and_hour(tk, infra) -> None:
                     hall_code=kit.code,
                     matter_code="SCJG-001",
                     channel="kiosk",
+                    rating_secret_hash=tickets.rating_secret_digest("slip-secret"),
                     now=t0,
                 )
             )[0]
@@ -47,7 +48,8 @@ async def test_figures_per_matter_and_hour(tk, infra) -> None:
             await tickets.no_show(session, ticket_id=got.id, now=at(call + 5), **args)
         for ticket, score in zip(taken[:2], (4, 5), strict=True):
             await tickets.rate(
-                session, outbox=runtime.outbox, ticket_id=ticket.id, score=score, comment=None, now=at(60)
+                session, outbox=runtime.outbox, ticket_id=ticket.id, rating_secret="slip-secret", score=score,
+                comment=None, now=at(60),
             )
         day = date(2026, 12, 3)
         rows = await statistics.report(session, hall=kit.code, day_from=day, day_to=day, group_by="matter")

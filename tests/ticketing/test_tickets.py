@@ -31,7 +31,7 @@ async def _events(tk, ticket_id: str) -> list[dict]:
 
 async def test_numbers_position_and_estimate(hall: HallKit) -> None:
     first = await hall.take("SCJG-003")
-    second = await hall.take("SCJG-003", channel="web")
+    second = await hall.take("SCJG-003", headers=hall.applicant())
     assert first["number"][0] == "A" and first["zone"] == "A"
     assert int(second["number"][1:]) == int(first["number"][1:]) + 1
     assert (first["position"], second["position"]) == (1, 2)
@@ -44,6 +44,7 @@ async def test_numbers_position_and_estimate(hall: HallKit) -> None:
     events = await _events(hall.client, first["id"])
     assert events[0]["type"] == "ticket.issued"
     assert events[0]["payload"] | {"zone": "A", "matter_code": "SCJG-003", "channel": "kiosk"} == events[0]["payload"]
+    assert second["channel"] == "web" and "rating_secret" in first
     # drain: A01 serves both
     for expected in (first, second):
         called = await hall.call("A01")
@@ -52,18 +53,24 @@ async def test_numbers_position_and_estimate(hall: HallKit) -> None:
 
 
 async def test_bad_requests_are_clear_problems(hall: HallKit, tk) -> None:
-    unknown = await tk.post(f"/halls/{hall.code}/tickets", json={"matter_code": "NOPE-404"})
+    unknown = await tk.post(f"/halls/{hall.code}/tickets", json={"matter_code": "NOPE-404"}, headers=hall.kiosk)
     assert unknown.status_code == 422
     assert unknown.headers["content-type"].startswith("application/problem+json")
     assert unknown.json()["errors"][0]["field"] == "matter_code"
-    not_here = await tk.post(f"/halls/{hall.code}/tickets", json={"matter_code": "MZ-001"})
+    not_here = await tk.post(f"/halls/{hall.code}/tickets", json={"matter_code": "MZ-001"}, headers=hall.kiosk)
     assert not_here.status_code == 422 and not_here.json()["code"] == "matter_not_served"
-    no_hall = await tk.post("/halls/NO-SUCH-HALL/tickets", json={"matter_code": "SCJG-001"})
+    no_hall = await tk.post("/halls/NO-SUCH-HALL/tickets", json={"matter_code": "SCJG-001"},
+                            headers=hall.infra.auth("kiosk", sub="kiosk:nowhere", halls=["NO-SUCH-HALL"]))
     assert no_hall.status_code == 404
-    extra = await tk.post(f"/halls/{hall.code}/tickets", json={"matter_code": "SCJG-001", "vip": True})
+    extra = await tk.post(f"/halls/{hall.code}/tickets", json={"matter_code": "SCJG-001", "vip": True},
+                          headers=hall.kiosk)
     assert extra.status_code == 422 and extra.json()["errors"][0]["field"] == "vip"
-    channel = await tk.post(f"/halls/{hall.code}/tickets", json={"matter_code": "SCJG-001", "channel": "fax"})
+    channel = await tk.post(f"/halls/{hall.code}/tickets", json={"matter_code": "SCJG-001", "channel": "fax"},
+                            headers=hall.kiosk)
     assert channel.status_code == 422
+    not_mine = await tk.post(f"/halls/{hall.code}/tickets", json={"matter_code": "SCJG-001", "channel": "web"},
+                             headers=hall.kiosk)
+    assert not_mine.status_code == 422 and not_mine.json()["errors"][0]["field"] == "channel"
     bad_window = await tk.put(f"/halls/{hall.code}/windows/X9", headers=hall.admin,
                               json={"zone": "Q", "skills": ["SCJG-001"]})
     assert bad_window.status_code == 422 and bad_window.json()["errors"][0]["field"] == "zone"
@@ -223,16 +230,18 @@ async def test_low_volume_matters_do_not_starve(tk, infra) -> None:
 
 async def test_rating_once_and_pad(hall: HallKit) -> None:
     ticket = await hall.take("SWJ-002")
-    early = await hall.client.post(f"/tickets/{ticket['id']}/rating", json={"score": 5})
+    secret = {"rating_secret": ticket["rating_secret"]}
+    early = await hall.client.post(f"/tickets/{ticket['id']}/rating", json={"score": 5, **secret})
     assert early.status_code == 409  # not served yet
     await hall.call("A02")
     pad = await hall.client.get(f"/halls/{hall.code}/windows/A02/pad")
     assert pad.json()["staff_name"] == "王小明" and pad.json()["ticket"]["number"] == ticket["number"]
     await hall.act("A02", ticket["id"], "finish", {"outcome": "completed"})
-    assert (await hall.client.post(f"/tickets/{ticket['id']}/rating", json={"score": 6})).status_code == 422
-    rated = await hall.client.post(f"/tickets/{ticket['id']}/rating", json={"score": 4, "comment": "很快"})
+    too_high = await hall.client.post(f"/tickets/{ticket['id']}/rating", json={"score": 6, **secret})
+    assert too_high.status_code == 422
+    rated = await hall.client.post(f"/tickets/{ticket['id']}/rating", json={"score": 4, "comment": "很快", **secret})
     assert rated.status_code == 200
-    again = await hall.client.post(f"/tickets/{ticket['id']}/rating", json={"score": 1})
+    again = await hall.client.post(f"/tickets/{ticket['id']}/rating", json={"score": 1, **secret})
     assert again.status_code == 409
     assert (await hall.client.get(f"/tickets/{uuid.uuid4()}")).status_code == 404
 
@@ -252,7 +261,8 @@ async def test_queue_status_stats_and_display(hall: HallKit, infra) -> None:
     page = await hall.client.get(f"/halls/{hall.code}/display")
     assert page.status_code == 200 and "EventSource" in page.text and "测试大厅" in page.text
     await hall.act("B01", called["id"], "finish", {"outcome": "completed"})
-    await hall.client.post(f"/tickets/{called['id']}/rating", json={"score": 5})
+    secret = waiting[0]["rating_secret"]
+    await hall.client.post(f"/tickets/{called['id']}/rating", json={"score": 5, "rating_secret": secret})
     for _ in waiting[1:]:
         got = (await hall.call("B01")).json()
         await hall.act("B01", got["id"], "finish", {"outcome": "completed"})
