@@ -69,4 +69,22 @@ class IssuanceSettings(ServiceSettings):
     read_through_timeout_seconds: float = Field(
         default=1.5, gt=0, le=10, description="Budget of each such read; past it the scan is 503 with Retry-After."
     )
+    # Checking who collects (docs/issuance.md, "Identity at hand-over").
+    pickup_code_ttl_seconds: int = Field(
+        default=600, gt=0, le=3600, description="How long a one-time pickup code (sent to the holder) is valid."
+    )
+    pickup_code_max_tries: int = Field(
+        default=5, ge=1, le=10, description="Tries of one pickup code (the right one included) before it is void."
+    )
+    pickup_code_requests_per_hour: int = Field(
+        default=3, ge=1, le=20, description="Pickup codes one application may be sent per hour; then 429."
+    )
+    pickup_check_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="Identity checks of one pickup (ID number or code) that did not pass within "
+        "pickup_check_window_seconds after which hand-over is 429 until the window has passed.",
+    )
+    pickup_check_window_seconds: int = Field(default=900, gt=0, le=86400)
     timezone: str = "Asia/Shanghai"

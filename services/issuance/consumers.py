@@ -6,7 +6,7 @@ notification sender and the settings; the outbox comes with each delivery.
 
 from dataclasses import dataclass
 
-from services.issuance import notify, results, revocation
+from services.issuance import notify, repository, results, revocation
 from services.issuance.config import IssuanceSettings
 from services.issuance.deps import IssuanceDeps
 from services.issuance.notify import Sender
@@ -14,6 +14,7 @@ from services.issuance.signing import LicenceSigner
 from shared.events.applications import ApplicationAccepted
 from shared.events.approvals import ApprovalDecided, DecisionRevoked
 from shared.events.licences import NotificationRequested
+from shared.events.ticketing import HallPublished
 from shared.handlers import ConsumerSpec, Delivery
 
 
@@ -54,6 +55,20 @@ async def on_notification_requested(event: NotificationRequested, ctx: Delivery[
     await notify.deliver(ctx.session, notification=event, sender=ctx.deps.sender)
 
 
+async def on_hall_published(event: HallPublished, ctx: Delivery[Resources]) -> None:
+    """Remember the hall (a higher ``hall_version`` wins): results may be transferred to open halls only."""
+    await repository.upsert_hall(
+        ctx.session,
+        values={
+            "code": event.code,
+            "name": event.name,
+            "status": event.status,
+            "hall_version": event.hall_version,
+            "updated_at": event.updated_at,
+        },
+    )
+
+
 CONSUMERS: list[ConsumerSpec] = [
     # results: what was accepted and what each department decided
     ConsumerSpec(
@@ -66,4 +81,6 @@ CONSUMERS: list[ConsumerSpec] = [
     ),
     # its own group, so a slow SMS gateway never holds up releasing results
     ConsumerSpec(group="issuance-notifier", handlers={NotificationRequested: on_notification_requested}),
+    # the halls read model, on its own: the ticketing stream is mostly tickets, which this group skips
+    ConsumerSpec(group="issuance-halls", handlers={HallPublished: on_hall_published}),
 ]

@@ -3,7 +3,20 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -128,3 +141,54 @@ class NotificationLog(Base):
     recipient_masked: Mapped[str] = mapped_column(String(40))
     template: Mapped[str] = mapped_column(String(50))
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Hall(Base):
+    """A hall as ticketing last published it (``hall.published``): where results may be transferred to."""
+
+    __tablename__ = "halls"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10))  # open | closed (closed down, 撤并)
+    hall_version: Mapped[int] = mapped_column(Integer)  # ticketing's count of the hall's changes: higher wins
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PickupCode(Base):
+    """The current one-time pickup code of an application, sent to the holder: only its hash is kept.
+
+    A new request replaces it; it is void once used, expired or tried ``pickup_code_max_tries`` times
+    (wrong tries are counted in a transaction of their own, so a failed request cannot undo them).
+    """
+
+    __tablename__ = "pickup_codes"
+
+    application_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64))  # hex scrypt(code, salt + application id)
+    salt: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    requested_by: Mapped[str] = mapped_column(String(100))  # staff subject
+
+
+class PickupCheck(Base):
+    """One step of checking a collector's identity at hand-over, kept as the pickup's audit trail.
+
+    ``method``: ``id_number`` or ``pickup_code`` (a check), ``code_request`` (a code was sent).
+    ``outcome``: ``failed`` (committed on its own before the request fails: the lock-out counts these),
+    ``passed`` (in the hand-over's transaction) or ``sent``.
+    """
+
+    __tablename__ = "pickup_checks"
+    __table_args__ = (Index("ix_pickup_checks_application_at", "application_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(10))
+    hall: Mapped[str] = mapped_column(String(32))
+    clerk: Mapped[str] = mapped_column(String(100))  # staff subject
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

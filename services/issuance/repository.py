@@ -1,12 +1,21 @@
 """Every query of the issuance service."""
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.issuance.models import Application, Licence, NotificationLog, Result
+from services.issuance.models import (
+    Application,
+    Hall,
+    Licence,
+    NotificationLog,
+    PickupCheck,
+    PickupCode,
+    Result,
+)
 
 
 async def insert_application_stub(session: AsyncSession, *, values: dict[str, Any]) -> None:
@@ -42,7 +51,10 @@ async def lock_application(session: AsyncSession, application_id: str) -> Applic
     """The application, row-locked for the rest of the transaction."""
     return (
         await session.execute(
-            select(Application).where(Application.application_id == application_id).with_for_update()
+            select(Application)
+            .where(Application.application_id == application_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
 
@@ -119,3 +131,102 @@ async def log_notification(session: AsyncSession, *, values: dict[str, Any]) -> 
         .returning(NotificationLog.notification_id)
     )
     return result.first() is not None
+
+
+
+
+async def upsert_hall(session: AsyncSession, *, values: dict[str, Any]) -> None:
+    """Insert or replace a hall unless a newer version of it is already held (a late copy changes nothing)."""
+    stmt = insert(Hall).values(**values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Hall.code],
+            set_={k: stmt.excluded[k] for k in values if k != "code"},
+            where=Hall.hall_version < stmt.excluded.hall_version,
+        )
+    )
+
+
+async def get_hall(session: AsyncSession, code: str) -> Hall | None:
+    return await session.get(Hall, code)
+
+
+async def get_pickup_code(session: AsyncSession, application_id: str) -> PickupCode | None:
+    return await session.get(PickupCode, application_id, populate_existing=True)
+
+
+async def put_pickup_code(session: AsyncSession, *, values: dict[str, Any]) -> None:
+    """Store the application's new pickup code (hash), replacing the previous one."""
+    stmt = insert(PickupCode).values(**values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[PickupCode.application_id],
+            set_={k: stmt.excluded[k] for k in values if k != "application_id"},
+        )
+    )
+
+
+async def spend_pickup_code_try(session: AsyncSession, *, application_id: str) -> None:
+    """Count one wrong try of the application's pickup code."""
+    await session.execute(
+        update(PickupCode)
+        .where(PickupCode.application_id == application_id)
+        .values(tries=PickupCode.tries + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def use_pickup_code(session: AsyncSession, *, application_id: str, now: datetime) -> bool:
+    """Mark the pickup code used (once)."""
+    result = await session.execute(
+        update(PickupCode)
+        .where(PickupCode.application_id == application_id, PickupCode.used_at.is_(None))
+        .values(used_at=now)
+        .returning(PickupCode.application_id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.first() is not None
+
+
+async def add_pickup_check(session: AsyncSession, *, values: dict[str, Any]) -> int:
+    """Record a step of the identity check; its id."""
+    check = PickupCheck(**values)
+    session.add(check)
+    await session.flush()
+    return check.id
+
+
+async def pass_pickup_check(session: AsyncSession, check_id: int) -> None:
+    await session.execute(
+        update(PickupCheck)
+        .where(PickupCheck.id == check_id)
+        .values(outcome="passed")
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def count_pickup_checks(
+    session: AsyncSession, *, application_id: str, since: datetime, methods: tuple[str, ...], outcome: str
+) -> tuple[int, datetime | None]:
+    """How many checks of ``methods`` with ``outcome`` the application had after ``since``, and the oldest's time."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(PickupCheck.at)).where(
+                PickupCheck.application_id == application_id,
+                PickupCheck.at > since,
+                PickupCheck.method.in_(methods),
+                PickupCheck.outcome == outcome,
+            )
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
+async def pickup_checks_of(session: AsyncSession, application_id: str) -> list[PickupCheck]:
+    return list(
+        (
+            await session.execute(
+                select(PickupCheck).where(PickupCheck.application_id == application_id).order_by(PickupCheck.id)
+            )
+        ).scalars()
+    )

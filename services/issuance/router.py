@@ -1,11 +1,11 @@
 """Issuance HTTP endpoints (thin; rules live in results, delivery, library and revocation)."""
 
 import io
-from typing import Annotated
+from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from services.issuance import delivery, library, readthrough, revocation
 from services.issuance.config import IssuanceSettings
@@ -19,6 +19,9 @@ from services.issuance.schemas import (
     LicenceSummary,
     LicenceView,
     MailRequest,
+    PickupCheckView,
+    PickupCodeRequest,
+    PickupCodeSent,
     PickupView,
     PublicKeyView,
     ResultItem,
@@ -30,6 +33,7 @@ from services.issuance.schemas import (
 from services.issuance.signing import CANONICALIZATION
 from shared.auth import Principal, Role, current_principal, public, require
 from shared.privacy import mask_id_number, mask_name
+from shared.problems import domain_error_response
 from shared.service_app import SessionDep
 
 
@@ -84,7 +88,11 @@ async def _pickup_view(session: SessionDep, app: Application) -> PickupView:
     )
 
 
-@pickups.get("/{tracking_code}", dependencies=[require(Role.ISSUANCE_CLERK)])
+WRONG_HALL: dict[int | str, dict[str, Any]] = {403: {"description": "Not an issuance window of the hall where the results wait (``wrong_hall``, "
+                            "with ``collect_hall``), or the clerk does not work in ``hall``"}}
+
+
+@pickups.get("/{tracking_code}", dependencies=[require(Role.ISSUANCE_CLERK)], responses=WRONG_HALL)
 async def scan(
     tracking_code: TrackingCode,
     session: SessionDep,
@@ -92,20 +100,21 @@ async def scan(
     request: Request,
     hall: Annotated[str, Query(pattern=HALL, description="The clerk's hall.")],
 ) -> PickupView:
-    """Scan a receipt QR at an issuance window: status and results of the application (holder masked).
-    Right after the decision the results are there on the first scan: what issuance has not received yet
-    is read through from acceptance and approval (503 ``dependency_unavailable`` + Retry-After if they
-    cannot answer then)."""
+    """Scan a receipt QR at an issuance window of the hall where the results wait (for on-the-spot
+    matters also the accepting hall): status and results of the application (holder masked); any other
+    hall gets 403 ``wrong_hall`` naming the collection hall. Right after the decision the results are
+    there on the first scan: what issuance has not received yet is read through from acceptance and
+    approval (503 ``dependency_unavailable`` + Retry-After if they cannot answer then)."""
     principal.check_hall(hall)
     await readthrough.catch_up(session, request=request, tracking_code=tracking_code)
     app = await delivery.find_for_pickup(session, tracking_code=tracking_code, hall=hall, principal=principal)
     return await _pickup_view(session, app)
 
 
-@pickups.post("/scan", dependencies=[require(Role.ISSUANCE_CLERK)])
+@pickups.post("/scan", dependencies=[require(Role.ISSUANCE_CLERK)], responses=WRONG_HALL)
 async def scan_qr(body: ScanRequest, session: SessionDep, principal: PrincipalDep, request: Request) -> PickupView:
     """Scan a receipt QR as the scanner reads it (the progress URL or the bare tracking code); read
-    through like ``GET /pickups/{tracking_code}``."""
+    through and limited to the collection hall like ``GET /pickups/{tracking_code}``."""
     code = delivery.tracking_code_from_qr(body.qr)
     principal.check_hall(body.hall)
     await readthrough.catch_up(session, request=request, tracking_code=code)
@@ -113,28 +122,67 @@ async def scan_qr(body: ScanRequest, session: SessionDep, principal: PrincipalDe
     return await _pickup_view(session, app)
 
 
-@pickups.post("/{tracking_code}/handover", dependencies=[require(Role.ISSUANCE_CLERK)])
+@pickups.post("/{tracking_code}/pickup-code", status_code=202, dependencies=[require(Role.ISSUANCE_CLERK)],
+              responses=WRONG_HALL | {429: {"description": "Too many codes sent for these results in an hour"}})
+async def send_pickup_code(
+    tracking_code: TrackingCode, body: PickupCodeRequest, session: SessionDep, principal: PrincipalDep,
+    deps: DepsDep,
+) -> PickupCodeSent:
+    """Send the holder a one-time 6-digit pickup code (SMS to the mobile given at acceptance, else a
+    message to their account), valid ``ISSUANCE_PICKUP_CODE_TTL_SECONDS`` (10 min) and
+    ``ISSUANCE_PICKUP_CODE_MAX_TRIES`` (5) wrong tries; a new code replaces the last. The answer says
+    where it went (masked), never the code."""
+    app, channel, recipient, expires_at = await delivery.send_pickup_code(
+        session, tracking_code=tracking_code, hall=body.hall, principal=principal, deps=deps
+    )
+    return PickupCodeSent(application_id=app.application_id, channel=channel, recipient=recipient,
+                          expires_at=expires_at)
+
+
+@pickups.get("/{tracking_code}/checks", dependencies=[require(Role.ISSUANCE_CLERK, Role.AUDITOR)],
+             responses=WRONG_HALL)
+async def pickup_checks(
+    tracking_code: TrackingCode, session: SessionDep, principal: PrincipalDep,
+    hall: Annotated[str, Query(pattern=HALL, description="The clerk's hall.")],
+) -> list[PickupCheckView]:
+    """The pickup's identity checks and code requests: who tried what, where and when, and the outcome."""
+    app = await delivery.find_for_pickup(session, tracking_code=tracking_code, hall=hall, principal=principal)
+    return [PickupCheckView(method=c.method, outcome=c.outcome, hall=c.hall, clerk=c.clerk, at=c.at)
+            for c in await delivery.pickup_checks(session, application_id=app.application_id)]
+
+
+@pickups.post("/{tracking_code}/handover", dependencies=[require(Role.ISSUANCE_CLERK)], response_model=PickupView,
+              responses=WRONG_HALL | {429: {"description": "Too many failed identity checks; see Retry-After"}})
 async def hand_over(
     tracking_code: TrackingCode,
     body: HandoverRequest,
     session: SessionDep,
     principal: PrincipalDep,
     deps: DepsDep,
-) -> PickupView:
-    """Hand the results over after checking the collector's identity; exactly once (409 afterwards)."""
-    app = await delivery.hand_over(
-        session,
-        tracking_code=tracking_code,
-        hall=body.hall,
-        id_check=body.id_check,
-        window=body.window,
-        principal=principal,
-        deps=deps,
-    )
+    request: Request,
+) -> PickupView | JSONResponse:
+    """Hand the results over at the hall where they wait after checking who collects: the holder's full
+    ID number / credit code, or the pickup code sent to them; exactly once (409 afterwards). A wrong one
+    is a 422 on its field and is recorded; after ``ISSUANCE_PICKUP_CHECK_MAX_FAILURES`` (5) within
+    ``ISSUANCE_PICKUP_CHECK_WINDOW_SECONDS`` (15 min) hand-over is 429 with Retry-After."""
+    try:
+        app = await delivery.hand_over(
+            session,
+            tracking_code=tracking_code,
+            hall=body.hall,
+            id_number=body.id_number,
+            pickup_code=body.pickup_code,
+            window=body.window,
+            principal=principal,
+            deps=deps,
+        )
+    except delivery.IdentityCheckFailed as failed:
+        return domain_error_response(request, failed)  # answered, not raised: the failed check is kept
     return await _pickup_view(session, app)
 
 
-@pickups.post("/{tracking_code}/transfer", dependencies=[require(Role.ISSUANCE_CLERK)])
+@pickups.post("/{tracking_code}/transfer", dependencies=[require(Role.ISSUANCE_CLERK, Role.APPLICANT)],
+              responses=WRONG_HALL)
 async def transfer(
     tracking_code: TrackingCode,
     body: TransferRequest,
@@ -142,14 +190,16 @@ async def transfer(
     principal: PrincipalDep,
     deps: DepsDep,
 ) -> PickupView:
-    """Move the results to another hall's issuance window (clerk of the current or the new hall)."""
+    """Move the results to another hall's issuance window: asked for by the holder (applicant token) or
+    by a clerk of the hall where they wait now (403 ``wrong_hall`` for other halls; someone else's
+    results are 404 to an applicant). The target must be a known, open hall (422 on ``to_hall``)."""
     app = await delivery.transfer(
         session, tracking_code=tracking_code, to_hall=body.to_hall, principal=principal, deps=deps
     )
     return await _pickup_view(session, app)
 
 
-@pickups.post("/{tracking_code}/mail", dependencies=[require(Role.ISSUANCE_CLERK)])
+@pickups.post("/{tracking_code}/mail", dependencies=[require(Role.ISSUANCE_CLERK)], responses=WRONG_HALL)
 async def mail(
     tracking_code: TrackingCode,
     body: MailRequest,

@@ -3,7 +3,8 @@
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 HALL = r"^[A-Za-z0-9_-]{1,32}$"
 
@@ -20,14 +21,54 @@ class ScanRequest(_Request):
 
 
 class HandoverRequest(_Request):
-    """The clerk scanned the receipt QR, checked the collector's identity card, and hands over."""
+    """The clerk scanned the receipt QR, checked who collects, and hands over: with the holder's full ID
+    number / credit code as typed or read from the ID card, or the one-time pickup code sent to the
+    holder (``POST /pickups/{tracking_code}/pickup-code``). Exactly one of the two."""
 
     hall: str = Field(pattern=HALL, description="Hall of the issuance window handing over.")
-    id_check: str = Field(
-        pattern=r"^[0-9A-Za-z]{4,18}$",
-        description="The holder's full ID number / credit code, or at least its last 4 characters.",
+    id_number: str | None = Field(
+        default=None,
+        pattern=r"^[0-9A-Za-z]{15,18}$",
+        description="The holder's full ID number or unified social credit code (never shown on the pickup screen).",
+        examples=["440102199003071234"],
+    )
+    pickup_code: str | None = Field(
+        default=None, pattern=r"^[0-9]{6}$", description="The one-time code sent to the holder.", examples=["042917"]
     )
     window: str | None = Field(default=None, max_length=32)
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> "HandoverRequest":
+        if (self.id_number is None) == (self.pickup_code is None):
+            raise PydanticCustomError(
+                "one_identity_proof", "give exactly one of id_number and pickup_code"
+            )
+        return self
+
+
+class PickupCodeRequest(_Request):
+    """Send the holder a one-time pickup code (the collector shows it at the window)."""
+
+    hall: str = Field(pattern=HALL, description="Hall of the issuance window asking.")
+
+
+class PickupCodeSent(BaseModel):
+    """Where the code went (masked); the code itself is only in the message to the holder."""
+
+    application_id: str
+    channel: str = Field(description="sms (the holder's known mobile) or app (a message to their account)")
+    recipient: str = Field(description="The mobile, masked; empty for app messages.")
+    expires_at: datetime
+
+
+class PickupCheckView(BaseModel):
+    """One step of the identity check at pickup: the pickup's audit trail."""
+
+    method: str = Field(description="id_number | pickup_code | code_request")
+    outcome: str = Field(description="failed | passed | sent")
+    hall: str
+    clerk: str
+    at: datetime
 
 
 class TransferRequest(_Request):

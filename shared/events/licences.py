@@ -99,6 +99,7 @@ class ResultTransferred(Event):
     from_hall: str
     to_hall: str
     at: datetime
+    requested_by: str | None = None  # holder | collect_hall (None: before this was recorded)
 
     def aggregate_key(self) -> str:
         return self.application_id

@@ -262,7 +262,7 @@ async def drive(staff: Staff, case: Case, *, until: float) -> None:
         f"{pickup_path}/handover",
         until=until,
         headers=staff.issuance_clerk,
-        json={"hall": HALL, "id_check": case.id_number[-6:]},
+        json={"hall": HALL, "id_number": case.id_number},
     )
     if handed.status_code == 409:  # already handed over by an earlier attempt
         handed = await pickup_view()

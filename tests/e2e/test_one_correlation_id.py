@@ -105,7 +105,7 @@ async def flow(  # type: ignore[no-untyped-def]
     [result] = view["items"]
     bodies["collected"] = await ok(await issuance.post(
         f"/pickups/{tracking_code}/handover", headers=_request(issuance_clerk, "handover"),
-        json={"hall": HALL, "id_check": id_number[-6:]},
+        json={"hall": HALL, "id_number": id_number},
     ))
     bodies["licence"] = await ok(await issuance.get(f"/licences/{result['document_no']}",
                                                      headers=_request(issuance_clerk, "licence")))

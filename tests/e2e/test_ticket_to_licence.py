@@ -124,7 +124,7 @@ async def flow(  # type: ignore[no-untyped-def]
         await issuance.post(
             f"/pickups/{tracking_code}/handover",
             headers=issuance_clerk,
-            json={"hall": HALL, "id_check": id_number[-6:]},
+            json={"hall": HALL, "id_number": id_number},
         )
     )
     [accepted] = await envelopes(

@@ -10,7 +10,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy import func, select
 
 from services.issuance.deps import IssuanceDeps
-from services.issuance.models import Application, Licence, NotificationLog, Result, backbone
+from services.issuance.models import Application, Hall, Licence, NotificationLog, Result, backbone
 from shared.events import Envelope
 from shared.events.applications import AcceptedItem, Applicant, ApplicationAccepted
 from shared.events.approvals import ApprovalDecided, DecisionRevoked
@@ -243,6 +243,30 @@ def revoked(application_id: str, accepted_item: AcceptedItem, reason: str) -> De
 
 def person(mobile: str | None = "13912345678") -> Applicant:
     return Applicant(type="natural_person", id_number=new_id_number(), name="张三丰", mobile=mobile)
+
+
+_hall_version = 0
+
+
+async def known_halls(iss: Issuance, *codes: str, status: str = "open") -> None:
+    """Publish ``hall.published`` for ``codes`` (as ticketing does) and wait until issuance holds them."""
+    from shared.events.ticketing import HallPublished
+
+    global _hall_version
+    now = datetime.now(UTC)
+    # newer than any copy ticketing's tests published this run (they count from 1), and than the last one
+    _hall_version = max(_hall_version + 1, int(now.timestamp() * 10) - 17_000_000_000)
+    version = _hall_version
+    for code in codes:
+        await iss.send(HallPublished(code=code, name=f"{code} 大厅", status=status, opens_at="08:30", closes_at="17:30",
+                                     open_days="workdays", hall_version=version, updated_at=now), correlation_id="halls")
+
+    async def held() -> bool:
+        async with iss.runtime.sessionmaker() as session:
+            rows = (await session.execute(select(Hall).where(Hall.code.in_(codes)))).scalars().all()
+        return len(rows) == len(codes) and all(r.status == status and r.hall_version == version for r in rows)
+
+    await wait_for(held, timeout=30, message=f"halls {codes} known at issuance")
 
 
 async def released_application(

@@ -15,6 +15,7 @@ from tests.issuance.issuance_helpers import (
     accepted,
     decided,
     item,
+    known_halls,
     person,
     released_application,
     unique,
@@ -31,8 +32,13 @@ def other_clerk(infra) -> dict[str, str]:
     return infra.auth("issuance_clerk", halls=[OTHER_HALL], sub="clerk-dl")
 
 
-def handover_body(applicant, *, hall: str = HALL, last: int = 6) -> dict[str, str]:
-    return {"hall": hall, "id_check": applicant.id_number[-last:]}
+def handover_body(applicant, *, hall: str = HALL) -> dict[str, str]:
+    return {"hall": hall, "id_number": applicant.id_number}
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def halls(iss: Issuance) -> None:
+    await known_halls(iss, HALL, OTHER_HALL)
 
 
 async def test_scan_shows_masked_holder_and_results(iss: Issuance, clerk) -> None:
@@ -63,15 +69,15 @@ async def test_pickup_checks_identity_hall_and_happens_once(iss: Issuance, clerk
     application_id, tracking, applicant, _ = await released_application(iss)
     url = f"/pickups/{tracking}/handover"
 
-    wrong_person = await iss.client.post(url, json={"hall": HALL, "id_check": "000000"}, headers=clerk)
-    assert wrong_person.status_code == 422 and wrong_person.json()["errors"][0]["field"] == "id_check"
+    wrong_person = await iss.client.post(url, json={"hall": HALL, "id_number": person().id_number}, headers=clerk)
+    assert wrong_person.status_code == 422 and wrong_person.json()["errors"][0]["field"] == "id_number"
     not_my_hall = await iss.client.post(url, json=handover_body(applicant), headers=other_clerk)
     assert not_my_hall.status_code == 403  # the clerk does not work in ZS-CITY
     wrong_hall = await iss.client.post(
         url, json=handover_body(applicant, hall=OTHER_HALL), headers=other_clerk
     )
-    assert wrong_hall.status_code == 409 and wrong_hall.json()["code"] == "wrong_hall"
-    assert wrong_hall.json()["collect_hall"] == HALL
+    assert wrong_hall.status_code == 403 and wrong_hall.json()["code"] == "wrong_hall"
+    assert wrong_hall.json()["collect_hall"] == HALL and applicant.id_number[-4:] not in wrong_hall.text
     extra = await iss.client.post(url, json=handover_body(applicant) | {"force": True}, headers=clerk)
     assert extra.status_code == 422
     no_token = await iss.client.post(url, json=handover_body(applicant))
@@ -84,7 +90,7 @@ async def test_pickup_checks_identity_hall_and_happens_once(iss: Issuance, clerk
     assert await iss.events(application_id, "delivery.collected") == []
 
     done = await iss.client.post(
-        url, json={"hall": HALL, "id_check": applicant.id_number, "window": "F03"}, headers=clerk
+        url, json={"hall": HALL, "id_number": applicant.id_number.lower(), "window": "F03"}, headers=clerk
     )
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "collected" and done.json()["collected_hall"] == HALL
@@ -143,7 +149,7 @@ async def test_results_not_ready_and_unknown_codes(iss: Issuance, clerk) -> None
 async def test_transfer_to_another_hall_then_collect_there(iss: Issuance, clerk, other_clerk) -> None:
     application_id, tracking, applicant, _ = await released_application(iss)
     moved = await iss.client.post(
-        f"/pickups/{tracking}/transfer", json={"to_hall": OTHER_HALL}, headers=other_clerk
+        f"/pickups/{tracking}/transfer", json={"to_hall": OTHER_HALL}, headers=clerk
     )
     assert moved.status_code == 200, moved.text
     assert moved.json()["collect_hall"] == OTHER_HALL
@@ -154,13 +160,15 @@ async def test_transfer_to_another_hall_then_collect_there(iss: Issuance, clerk,
     old_hall = await iss.client.post(
         f"/pickups/{tracking}/handover", json=handover_body(applicant), headers=clerk
     )
-    assert old_hall.status_code == 409 and old_hall.json()["code"] == "wrong_hall"
+    assert old_hall.status_code == 403 and old_hall.json()["code"] == "wrong_hall"
     there = await iss.client.post(
         f"/pickups/{tracking}/handover", json=handover_body(applicant, hall=OTHER_HALL), headers=other_clerk
     )
     assert there.status_code == 200, there.text
     types = [e["type"] for e in await iss.events(application_id)]
     assert "delivery.transferred" in types and types[-1] == "delivery.collected"
+    [transferred] = await iss.events(application_id, "delivery.transferred")
+    assert transferred["payload"]["requested_by"] == "collect_hall"
     templates = [e["payload"]["template"] for e in await iss.events(application_id, "notification.requested")]
     assert templates == ["result_ready", "result_transferred"]
 
