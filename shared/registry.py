@@ -101,7 +101,9 @@ class Registry:
 SERVICES = Registry(
     (
         ServiceEntry("identity", 8000, "identity (token issuer)"),
-        ServiceEntry("forms", 8001, "forms (catalogue, profiles, prefill)", publishes=("catalog",)),
+        ServiceEntry(
+            "forms", 8001, "forms (catalogue, profiles, prefill)", publishes=("catalog",), calls=("acceptance",)
+        ),
         ServiceEntry("ticketing", 8002, "ticketing (smart queue)", publishes=("ticketing",)),
         ServiceEntry(
             "acceptance", 8003, "acceptance (front desk)", publishes=("applications",), calls=("forms", "ticketing")

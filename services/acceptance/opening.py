@@ -111,7 +111,8 @@ async def open_application(
     now: datetime,
     idempotency_key: str | None = None,
 ) -> Application:
-    """A draft with the prefilled form, licence-satisfied materials checked off and verified values locked.
+    """A draft with the prefilled form, licence-satisfied materials checked off and verified values locked
+    (``PREFILL_PENDING``: an empty form that ``fill_opened`` fills once the draft is committed).
 
     ``correlation_id`` names the flow: the called ticket's, or the caller's own; else the application id.
     """
@@ -199,10 +200,36 @@ async def open_application(
                 licence_nos=[],
             )
         )
-    note = "degraded: form filled by hand" if prefill.degraded else None
+    note = "degraded: form filled by hand" if prefill.degraded and prefill is not PREFILL_PENDING else None
     await repo.add_history(
         session, application_id=app.id, status="draft", at=now, source="acceptance", note=note
     )
+    await session.flush()
+    return app
+
+
+# The prefill of a draft being opened: forms is asked once the draft is committed (fill_opened).
+PREFILL_PENDING = Prefill(degraded=True, reason="prefill pending")
+
+
+async def fill_opened(session: AsyncSession, *, application_id: str, prefill: Prefill) -> Application:
+    """Second step of opening: the draft, committed first so that forms could check it as the clerk's
+    reason to read the applicant's profile (docs/acceptance.md, "Opening"), gets what forms answered; a
+    degraded answer leaves it to be typed by hand (and prefilled again later)."""
+    app = await access.load(session, application_id=application_id, lock=True)
+    values, locked, hints, licences = _from_prefill(prefill, field_keys=app.field_keys)
+    app.values, app.locked, app.licences = values, locked, licences
+    app.prefill = {
+        "degraded": prefill.degraded,
+        "reason": prefill.reason,
+        "fields": hints,
+        "catalog_version": prefill.catalog_version,
+    }
+    app.degraded = prefill.degraded
+    items = await repo.get_items(session, application_id=app.id)
+    editing.recheck(app, items, committed=set())
+    if prefill.degraded:  # the opening's own history entry says so (as when it was one transaction)
+        await repo.note_history(session, application_id=app.id, status="draft", note="degraded: form filled by hand")
     await session.flush()
     return app
 

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,6 +137,17 @@ async def add_history(
 ) -> None:
     session.add(
         StatusEntry(application_id=application_id, item_id=item_id, status=status, note=note, source=source, at=at)
+    )
+
+
+async def note_history(session: AsyncSession, *, application_id: str, status: str, note: str) -> None:
+    """Set the note of the application's (application-level) history entries of ``status``."""
+    await session.execute(
+        update(StatusEntry)
+        .where(StatusEntry.application_id == application_id, StatusEntry.status == status,
+               StatusEntry.item_id.is_(None))
+        .values(note=note)
+        .execution_options(synchronize_session=False)
     )
 
 

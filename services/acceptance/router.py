@@ -1,10 +1,11 @@
 """Acceptance HTTP endpoints (thin: each calls the sub-domain module that owns the rule, see docs/acceptance.md)."""
 
+import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.acceptance import access, documents, editing, opening, progress, questions, submission, views
@@ -21,6 +22,7 @@ from services.acceptance.schemas import (
     ProgressView,
     QuestionIn,
     QuestionView,
+    ReadingBasis,
     RefuseIn,
     SubmitIn,
     SupplementIn,
@@ -70,7 +72,7 @@ def _tz(settings: AcceptanceSettings) -> ZoneInfo:
 async def open_application(
     body: ApplicationOpen,
     principal: Writer,
-    session: SessionDep,
+    runtime: RuntimeDep,
     request: Request,
     response: Response,
     idempotency_key: Annotated[str | None, Header(min_length=8, max_length=100)] = None,
@@ -79,18 +81,27 @@ async def open_application(
     arrives prefilled from forms, or empty with ``degraded`` = true if forms is slow or down.
     With an ``Idempotency-Key`` header a retried request returns the draft it already opened (200).
     A ticket just called is asked of ticketing if its ``ticket.called`` has not arrived yet (first try
-    works); 503 ``dependency_unavailable`` with ``Retry-After`` if ticketing cannot answer then."""
-    if idempotency_key and (
-        existing := await opening.already_opened(session, principal=principal, idempotency_key=idempotency_key)
-    ):
-        response.status_code = 200
-        return await views.application_view(session, app=existing)
-    matter, bundle, correlation = await opening.resolve_target(
-        session, principal=principal, body=body, tickets=request.app.state.ticketing_client,
-        authorization=request.headers.get("authorization"),
-    )
-    correlation = correlation or caller_correlation(request)  # a ticket's flow wins over the request's
-    application_id = str(uuid7())
+    works); 503 ``dependency_unavailable`` with ``Retry-After`` if ticketing cannot answer then.
+
+    Two transactions: the draft is committed before forms is asked, because forms lets a clerk read an
+    applicant's profile only for an application of the clerk's hall (it asks ``reading-basis``)."""
+    async with runtime.sessionmaker() as session, session.begin():
+        if idempotency_key and (
+            existing := await opening.already_opened(session, principal=principal, idempotency_key=idempotency_key)
+        ):
+            response.status_code = 200
+            return await views.application_view(session, app=existing)
+        matter, bundle, correlation = await opening.resolve_target(
+            session, principal=principal, body=body, tickets=request.app.state.ticketing_client,
+            authorization=request.headers.get("authorization"),
+        )
+        correlation = correlation or caller_correlation(request)  # a ticket's flow wins over the request's
+        application_id = str(uuid7())
+        await opening.open_application(
+            session, principal=principal, body=body, application_id=application_id, matter_code=matter,
+            bundle_code=bundle, prefill=opening.PREFILL_PENDING, correlation_id=correlation, now=utcnow(),
+            idempotency_key=idempotency_key,
+        )
     forms: FormsClient = request.app.state.forms_client
     prefill = await forms.prefill(
         authorization=request.headers.get("authorization"),
@@ -99,12 +110,11 @@ async def open_application(
         bundle=bundle,
         application_ref=application_id,
     )
-    app = await opening.open_application(
-        session, principal=principal, body=body, application_id=application_id, matter_code=matter,
-        bundle_code=bundle, prefill=prefill, correlation_id=correlation, now=utcnow(),
-        idempotency_key=idempotency_key,
-    )
-    return await views.application_view(session, app=app)
+    async with runtime.sessionmaker() as session, session.begin():
+        app = await opening.fill_opened(session, application_id=application_id, prefill=prefill)
+        view = await views.application_view(session, app=app)
+    runtime.relay.wake()
+    return view
 
 
 @router.get("", response_model=list[ApplicationSummary])
@@ -125,11 +135,32 @@ async def list_applications(
 
 
 @router.get("/{application_id}", response_model=ApplicationView)
-async def get_application(application_id: str, principal: Reader, session: SessionDep) -> ApplicationView:
-    """One application with its form, materials, notice and status history."""
+async def get_application(
+    application_id: str, principal: Reader, session: SessionDep, runtime: RuntimeDep
+) -> ApplicationView:
+    """One application with its form, materials, notice and status history (a read in the applicant's
+    access log: ``application.viewed``)."""
     app = await access.load(session, application_id=application_id)
     access.check(principal, app)
+    await access.record_view(session, outbox=runtime.outbox, principal=principal, app=app, purpose="application")
     return await views.application_view(session, app=app)
+
+
+@router.get("/{application_id}/reading-basis", response_model=ReadingBasis, tags=["read-your-writes"])
+async def reading_basis(
+    application_id: Annotated[str, Path(min_length=1, max_length=64)],
+    principal: Annotated[Principal, require(Role.CLERK)],
+    session: SessionDep,
+    applicant_id: Annotated[str, Query(min_length=1, max_length=40)],
+) -> ReadingBasis:
+    """Whether this application gives the calling clerk a reason to read ``applicant_id``'s profile:
+    forms asks it, with the clerk's token, before it answers a clerk's prefill or printed form. Only for
+    a clerk of the accepting hall (else 403); the answer says whether the applicant matches, never who
+    the applicant is."""
+    app = await access.load(session, application_id=application_id)
+    access.check(principal, app, write=True)
+    return ReadingBasis(application_id=app.id, hall=app.hall, status=app.status,
+                        applicant_matches=hmac.compare_digest(app.applicant_id.encode(), applicant_id.encode()))
 
 
 @router.patch("/{application_id}", response_model=ApplicationView)
@@ -198,12 +229,17 @@ async def refuse(
     return await views.application_view(session, app=app)
 
 
-async def _accepted(session: SessionDep, principal: Principal, application_id: str) -> tuple[Application, str]:
-    """The application and its tracking code; 409 before acceptance (no receipt yet)."""
+async def _accepted(
+    session: SessionDep, principal: Principal, application_id: str, *, runtime: Any = None
+) -> tuple[Application, str]:
+    """The application and its tracking code; 409 before acceptance (no receipt yet). With ``runtime``
+    the read is recorded (the receipt shows the applicant in full)."""
     app = await access.load(session, application_id=application_id)
     access.check(principal, app)
     if app.tracking_code is None:
         raise Conflict(f"application is {app.status}; a receipt exists only once accepted")
+    if runtime is not None:
+        await access.record_view(session, outbox=runtime.outbox, principal=principal, app=app, purpose="receipt")
     return app, app.tracking_code
 
 
@@ -213,16 +249,20 @@ def _tracking_url(request: Request, code: str) -> str:
 
 
 @router.get("/{application_id}/receipt")
-async def receipt(application_id: str, principal: Reader, session: SessionDep, request: Request) -> dict[str, Any]:
+async def receipt(
+    application_id: str, principal: Reader, session: SessionDep, request: Request, runtime: RuntimeDep
+) -> dict[str, Any]:
     """The acceptance receipt (受理回执) as data."""
-    app, tracking_code = await _accepted(session, principal, application_id)
+    app, tracking_code = await _accepted(session, principal, application_id, runtime=runtime)
     return await views.receipt_view(session, app=app, tracking_url=_tracking_url(request, tracking_code))
 
 
 @router.get("/{application_id}/receipt.html", response_class=HTMLResponse)
-async def receipt_html(application_id: str, principal: Reader, session: SessionDep, request: Request) -> HTMLResponse:
+async def receipt_html(
+    application_id: str, principal: Reader, session: SessionDep, request: Request, runtime: RuntimeDep
+) -> HTMLResponse:
     """The printable receipt with its tracking QR code."""
-    app, tracking_code = await _accepted(session, principal, application_id)
+    app, tracking_code = await _accepted(session, principal, application_id, runtime=runtime)
     data = await views.receipt_view(session, app=app, tracking_url=_tracking_url(request, tracking_code))
     return HTMLResponse(documents.receipt_html(data))
 
@@ -235,22 +275,28 @@ async def receipt_qr(application_id: str, principal: Reader, session: SessionDep
 
 
 @router.get("/{application_id}/notice.html", response_class=HTMLResponse)
-async def notice_html(application_id: str, principal: Reader, session: SessionDep) -> HTMLResponse:
+async def notice_html(
+    application_id: str, principal: Reader, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
     """The printable one-time notice (一次性告知书)."""
     app = await access.load(session, application_id=application_id)
     access.check(principal, app)
     if app.notice is None:
         raise NotFound("no one-time notice was issued for this application")
+    await access.record_view(session, outbox=runtime.outbox, principal=principal, app=app, purpose="notice")
     return HTMLResponse(documents.notice_html(app))
 
 
 @router.get("/{application_id}/refusal.html", response_class=HTMLResponse)
-async def refusal_html(application_id: str, principal: Reader, session: SessionDep) -> HTMLResponse:
+async def refusal_html(
+    application_id: str, principal: Reader, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
     """The printable refusal notice (不予受理通知书)."""
     app = await access.load(session, application_id=application_id)
     access.check(principal, app)
     if app.status != "refused":
         raise NotFound("this application was not refused")
+    await access.record_view(session, outbox=runtime.outbox, principal=principal, app=app, purpose="refusal")
     return HTMLResponse(documents.refusal_html(app))
 
 

@@ -213,6 +213,15 @@ class ApplicationView(BaseModel):
     )
 
 
+class ReadingBasis(BaseModel):
+    """Whether an application is a clerk's reason to read an applicant's profile (asked by forms)."""
+
+    application_id: str
+    hall: str
+    status: str
+    applicant_matches: bool
+
+
 class ApplicationSummary(BaseModel):
     """A row of a list: personal data masked."""
 

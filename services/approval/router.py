@@ -201,10 +201,13 @@ async def list_tasks(
 
 @router.get("/tasks/{task_id}", response_model=TaskRead, dependencies=[require(*STAFF)])
 async def get_task(
-    task_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep
+    task_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> TaskRead:
-    """One task of the caller's department, with its history, hand-overs and post-checks."""
+    """One task of the caller's department, with its history, hand-overs and post-checks (the applicant in
+    full: a read in their access log, ``approval.task_viewed``)."""
     task = await access.get_visible_task(session, task_id=task_id, principal=principal)
+    await access.record_view(session, outbox=runtime.outbox, principal=principal, task=task)
     return await _read(session, task, as_of=clock.today(), warning_days=settings.warning_working_days)
 
 

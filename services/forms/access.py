@@ -4,6 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.forms import repository
 from shared.auth import Principal, Role
+from shared.events.envelope import PersonalDataViewed
 from shared.problems import FieldError, Forbidden, Unprocessable
 from shared.validators import check_credit_code, check_id_number
 
@@ -45,8 +46,10 @@ async def record_read(
     purpose: str,
     application_ref: str | None,
     subject: str | None,
+    outcome: str = "read",
 ) -> None:
-    """Record that ``principal`` read the applicant's data, and why (in the caller's transaction)."""
+    """Record that ``principal`` read the applicant's data, and why (in the caller's transaction);
+    ``outcome`` ``refused`` for a read that was not allowed."""
     await repository.add_read(
         session,
         applicant_id=applicant_id,
@@ -55,4 +58,23 @@ async def record_read(
         purpose=purpose,
         application_ref=application_ref,
         subject=subject,
+        outcome=outcome,
+    )
+
+
+async def record_viewed_elsewhere(session: AsyncSession, *, event: PersonalDataViewed, service: str) -> None:
+    """Record a read another service reported (``application.viewed``, ``approval.task_viewed``,
+    ``licence.viewed``) in the applicant's access log, with the reader's hall or department."""
+    await repository.add_read(
+        session,
+        applicant_id=event.applicant_id[:32],
+        reader=event.reader,
+        roles=event.roles,
+        purpose=event.purpose[:30],
+        application_ref=event.application_ref[:64] if event.application_ref else None,
+        subject=event.subject[:64] if event.subject else None,
+        hall=event.hall,
+        department=event.department,
+        service=service,
+        at=event.at,
     )

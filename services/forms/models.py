@@ -112,7 +112,10 @@ class ProfileRead(Base):
     """Audit trail: who read an applicant's data, in which role, for which application, when."""
 
     __tablename__ = "profile_reads"
-    __table_args__ = (Index("ix_profile_reads_applicant_at", "applicant_id", "at"),)
+    __table_args__ = (
+        Index("ix_profile_reads_applicant_at", "applicant_id", "at"),
+        Index("ix_profile_reads_reader_at", "reader", "at"),  # a clerk's budget of applicants per hour
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     applicant_id: Mapped[str] = mapped_column(String(32))
@@ -121,4 +124,10 @@ class ProfileRead(Base):
     purpose: Mapped[str] = mapped_column(String(30))  # prefill | validate | print | profile
     application_ref: Mapped[str | None] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(64))  # matter or bundle code
+    # read | refused (a clerk's read without a reason: no application of the clerk's hall, or over budget)
+    outcome: Mapped[str] = mapped_column(String(10), server_default="read")
+    # who read where: the reader's hall or department, and the service that showed the data
+    hall: Mapped[str | None] = mapped_column(String(40))
+    department: Mapped[str | None] = mapped_column(String(40))
+    service: Mapped[str] = mapped_column(String(20), server_default="forms")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -122,6 +122,10 @@ async def access_log(
                 purpose=r.purpose,
                 application_ref=r.application_ref,
                 subject=r.subject,
+                outcome=r.outcome,
+                hall=r.hall,
+                department=r.department,
+                service=r.service,
                 at=r.at,
             )
             for r in rows

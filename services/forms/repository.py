@@ -171,17 +171,41 @@ async def add_read(
     purpose: str,
     application_ref: str | None,
     subject: str | None,
+    outcome: str = "read",
+    hall: str | None = None,
+    department: str | None = None,
+    service: str = "forms",
+    at: datetime | None = None,
 ) -> None:
-    await session.execute(
-        insert(ProfileRead).values(
-            applicant_id=applicant_id,
-            reader=reader[:100],
-            roles=",".join(sorted(roles))[:200],
-            purpose=purpose,
-            application_ref=application_ref,
-            subject=subject,
+    values: dict[str, Any] = {
+        "applicant_id": applicant_id,
+        "reader": reader[:100],
+        "roles": ",".join(sorted(roles))[:200],
+        "purpose": purpose,
+        "application_ref": application_ref,
+        "subject": subject,
+        "outcome": outcome,
+        "hall": hall[:40] if hall else None,
+        "department": department[:40] if department else None,
+        "service": service[:20],
+    }
+    if at is not None:
+        values["at"] = at
+    await session.execute(insert(ProfileRead).values(**values))
+
+
+async def applicants_read_since(session: AsyncSession, *, reader: str, seconds: int) -> set[str]:
+    """The applicants whose data ``reader`` read (not refused) in the last ``seconds``."""
+    rows = await session.execute(
+        select(ProfileRead.applicant_id)
+        .where(
+            ProfileRead.reader == reader[:100],
+            ProfileRead.at > func.now() - text(f"interval '{int(seconds)} seconds'"),
+            ProfileRead.outcome == "read",
         )
+        .distinct()
     )
+    return set(rows.scalars())
 
 
 async def reads(session: AsyncSession, *, applicant_id: str, limit: int, offset: int) -> Sequence[ProfileRead]:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.forms import learning, printing, profiles, publishing, render, validation
+from services.forms import learning, printing, profiles, publishing, reading_basis, render, validation
 
 # aliased: the endpoint below keeps its name, prefill (and so its OpenAPI operation id)
 from services.forms import prefill as prefilling
@@ -25,7 +25,7 @@ from services.forms.schemas import (
     VersionOut,
 )
 from shared.auth import Principal, Role, current_principal, public, require
-from shared.problems import Problem, problem_response
+from shared.problems import Problem, domain_error_response, problem_response
 from shared.service_app import RuntimeDep, SessionDep
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
@@ -154,10 +154,20 @@ async def bundle_form(code: CodePath, session: SessionDep, version: VersionQuery
 @forms.post(
     "/prefill", dependencies=[require(Role.CLERK, Role.SERVICE, Role.APPLICANT)], response_model=PrefillResponse
 )
-async def prefill(body: PrefillRequest, session: SessionDep, principal: PrincipalDep) -> Response:
+async def prefill(body: PrefillRequest, session: SessionDep, principal: PrincipalDep, request: Request) -> Response:
     """The form of a matter or bundle filled from the applicant's profile (values unmasked: the clerk fills
     the form), each value with its source and provenance; verified values are not editable; materials
-    valid electronic licences satisfy are checked off. Every call is an audited read of the profile."""
+    valid electronic licences satisfy are checked off. Every call is an audited read of the profile.
+    A clerk names the application it is for (``application_ref``, an application of the clerk's hall for
+    this applicant, confirmed with acceptance): else 403 ``no_reading_basis``, and at most
+    ``FORMS_CLERK_APPLICANTS_PER_HOUR`` applicants an hour (429 ``read_budget_used``); refusals are in the
+    applicant's access log."""
+    try:
+        await reading_basis.authorize(session, request=request, principal=principal, applicant_id=body.applicant_id,
+                                      application_ref=body.application_ref, purpose="prefill",
+                                      subject=body.matter or body.bundle)
+    except reading_basis.ReadRefused as refused:
+        return domain_error_response(request, refused)  # answered, not raised: the refusal's record commits
     filled = await prefilling.prefill(session, principal=principal, request=body)
     return Response(json.dumps(filled, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
 
@@ -171,6 +181,13 @@ async def prefill(body: PrefillRequest, session: SessionDep, principal: Principa
 async def validate(body: ValidateRequest, session: SessionDep, principal: PrincipalDep, request: Request) -> Any:
     """Check submitted values field by field (type, enumeration, GB 11643 / GB 32100 / mobile / e-mail);
     with ``applicant_id``, a value that alters a verified (locked) one is refused. 422 lists every field."""
+    if body.applicant_id is not None:
+        try:
+            await reading_basis.authorize(session, request=request, principal=principal,
+                                          applicant_id=body.applicant_id, application_ref=body.application_ref,
+                                          purpose="validate", subject=body.matter or body.bundle)
+        except reading_basis.ReadRefused as refused:
+            return domain_error_response(request, refused)
     result, errors = await validation.validate(session, principal=principal, request=body)
     if not errors:
         return result
@@ -197,11 +214,18 @@ async def print_form(
     code: CodePath,
     session: SessionDep,
     principal: PrincipalDep,
+    request: Request,
     applicant_id: Annotated[str, Query(min_length=1, max_length=32, pattern=NO_NUL)],
     application_ref: RefQuery = None,
     catalog_version: VersionQuery = None,
-) -> HTMLResponse:
-    """The filled application form of a matter or bundle, print-ready HTML for signature (表单自动套打)."""
+) -> Response:
+    """The filled application form of a matter or bundle, print-ready HTML for signature (表单自动套打). A
+    clerk names the application (``application_ref``), as for ``POST /prefill``."""
+    try:
+        await reading_basis.authorize(session, request=request, principal=principal, applicant_id=applicant_id,
+                                      application_ref=application_ref, purpose="print", subject=code)
+    except reading_basis.ReadRefused as refused:
+        return domain_error_response(request, refused)
     cat, form, filled = await printing.printable(
         session,
         principal=principal,
@@ -227,14 +251,22 @@ async def list_profiles(
     return await profiles.list_profiles(session, applicant_type=applicant_type, limit=limit, offset=offset)
 
 
-@profiles_router.get("/{applicant_id}", dependencies=[require(Role.CLERK, Role.AUDITOR, Role.APPLICANT)])
+@profiles_router.get("/{applicant_id}", dependencies=[require(Role.CLERK, Role.AUDITOR, Role.APPLICANT)],
+                     response_model=ProfileOut)
 async def get_profile(
     applicant_id: ApplicantPath,
     session: SessionDep,
     principal: PrincipalDep,
+    request: Request,
     application_ref: RefQuery = None,
-) -> ProfileOut:
-    """An applicant's stored values with provenance and licences; audited; masked for staff."""
+) -> Any:
+    """An applicant's stored values with provenance and licences; audited; masked for staff. A clerk
+    names the application (``application_ref``), as for ``POST /prefill``."""
+    try:
+        await reading_basis.authorize(session, request=request, principal=principal, applicant_id=applicant_id,
+                                      application_ref=application_ref, purpose="profile", subject=None)
+    except reading_basis.ReadRefused as refused:
+        return domain_error_response(request, refused)
     return await profiles.profile(session, principal=principal, applicant_id=applicant_id, application_ref=application_ref)
 
 

@@ -262,6 +262,10 @@ class AccessLogEntry(BaseModel):
     purpose: str
     application_ref: str | None
     subject: str | None
+    outcome: str = Field(default="read", description="read, or refused (a clerk's read without a reason)")
+    hall: str | None = Field(default=None, description="The reader's hall, where known")
+    department: str | None = Field(default=None, description="The reader's department (approval staff)")
+    service: str = Field(default="forms", description="The service that showed the data")
     at: datetime
 
 

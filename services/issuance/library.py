@@ -1,7 +1,7 @@
 """Licence library: reading licences, their status, and verifying them (by number, QR or signed file)."""
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,11 +11,17 @@ from services.issuance.deps import IssuanceDeps
 from services.issuance.models import Licence
 from services.issuance.signing import canonical_json
 from shared.auth import Principal, Role
+from shared.events.licences import LicenceViewed
 from shared.observability import get_logger
-from shared.privacy import mask_id_number, mask_name
+from shared.outbox import Outbox
+from shared.privacy import RecentViews, mask_id_number, mask_name
 from shared.problems import FieldError, NotFound, Unprocessable
 
 log = get_logger(__name__)
+
+
+# licence reads published within the repeat window (shared.privacy.RecentViews), per process
+RECENT_VIEWS = RecentViews()
 
 
 def checked_licence_no(text: str) -> str:
@@ -51,18 +57,39 @@ async def licence_for_verification(session: AsyncSession, *, licence_no: str) ->
     return licence
 
 
-async def licence_for_reader(session: AsyncSession, *, licence_no: str, principal: Principal) -> Licence:
-    """The full licence for its holder, its issuing department, issuance clerks and auditors."""
+async def licence_for_reader(
+    session: AsyncSession, *, licence_no: str, principal: Principal, outbox: Outbox
+) -> Licence:
+    """The full licence for its holder, its issuing department, auditors, and issuance clerks of the hall
+    where its results wait (or were handed over or posted); anyone else 404 (the public check stays).
+    Every read is published (``licence.viewed``) for the holder's access log."""
     licence = await licence_for_verification(session, licence_no=licence_no)
+    hall = None
     allowed = (
-        principal.has("issuance_clerk", "auditor")
+        principal.has(Role.AUDITOR)
         or (principal.applicant_id is not None and principal.applicant_id == licence.holder_id)
-        or (principal.has("approver") and principal.may_act_for_department(licence.issuing_department))
+        or (principal.has(Role.APPROVER) and principal.may_act_for_department(licence.issuing_department))
     )
+    if not allowed and principal.has(Role.ISSUANCE_CLERK):
+        app = await repository.get_application(session, licence.application_id)
+        halls = [] if app is None else [app.collect_hall, app.collected_hall] + ([app.hall] if app.on_the_spot else [])
+        hall = next((h for h in halls if h and principal.may_act_in_hall(h)), None)
+        allowed = hall is not None
     if not allowed:
         raise NotFound("no licence with this number in the library")  # do not confirm it exists
     log.info(
         "licence read", licence_no=licence.licence_no, reader=principal.sub, roles=sorted(principal.roles)
+    )
+    if not RECENT_VIEWS.first((principal.sub, licence.licence_no)):
+        return licence  # the same reader again within the window: one access-log entry
+    await outbox.add(
+        session,
+        LicenceViewed(
+            applicant_id=licence.holder_id, reader=principal.sub, roles=sorted(principal.roles), hall=hall,
+            department=licence.issuing_department if principal.has(Role.APPROVER) else None, purpose="licence",
+            application_ref=licence.application_id, subject=licence.licence_no, at=datetime.now(UTC),
+        ),
+        correlation_id=licence.correlation_id,
     )
     return licence
 

@@ -291,8 +291,11 @@ async def list_licences(
 async def get_licence(
     licence_no: str, session: SessionDep, principal: PrincipalDep, deps: DepsDep
 ) -> LicenceView:
-    """The full licence with its canonical text and signature (holder, issuing department, staff)."""
-    licence = await library.licence_for_reader(session, licence_no=licence_no, principal=principal)
+    """The full licence with its canonical text and signature: for the holder, the issuing department's
+    approvers, auditors, and issuance clerks of the hall where its results wait (or were handed over);
+    anyone else 404. Each read is in the holder's access log (``licence.viewed``)."""
+    licence = await library.licence_for_reader(session, licence_no=licence_no, principal=principal,
+                                               outbox=deps.outbox)
     return _licence_view(licence, deps)
 
 

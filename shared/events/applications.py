@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.events.envelope import Event
+from shared.events.envelope import Event, PersonalDataViewed
 
 
 class Applicant(BaseModel):
@@ -122,3 +122,10 @@ class ApplicationRefused(Event):
 
     def aggregate_key(self) -> str:
         return self.application_id
+
+
+class ApplicationViewed(PersonalDataViewed):
+    """A person read an application (or its receipt or notices) with the applicant's data in full."""
+
+    TYPE = "application.viewed"
+    STREAM = "applications"

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Any
 
 from shared.events.applications import Applicant
-from shared.events.envelope import Event
+from shared.events.envelope import Event, PersonalDataViewed
 
 
 class _ApprovalEvent(Event):
@@ -101,3 +101,10 @@ class BundleDecisionNoticeIssued(Event):
 
     def aggregate_key(self) -> str:
         return self.application_id
+
+
+class TaskViewed(PersonalDataViewed):
+    """Department staff read an approval task with the applicant's data in full."""
+
+    TYPE = "approval.task_viewed"
+    STREAM = "approvals"

@@ -73,3 +73,24 @@ class Event(BaseModel):
     def aggregate_key(self) -> str:
         """The aggregate id used as Kafka key; subclasses override when it is not ``id``."""
         raise NotImplementedError
+
+
+class PersonalDataViewed(Event):
+    """Someone read an applicant's personal data in full (a record, a printed document, a licence).
+
+    Each service that shows personal data in full publishes its own kind on its own stream
+    (``application.viewed``, ``approval.task_viewed``, ``licence.viewed``); forms writes them into the
+    applicant's access log beside its own reads (docs/security.md, "Access log")."""
+
+    applicant_id: str
+    reader: str  # the token's subject
+    roles: list[str]
+    hall: str | None = None  # where the reader acted: the object's hall their scope covers
+    department: str | None = None  # for department staff
+    purpose: str  # what was read: application, receipt, notice, refusal, task, licence
+    application_ref: str | None = None
+    subject: str | None = None  # the matter, task or licence number
+    at: datetime
+
+    def aggregate_key(self) -> str:
+        return self.applicant_id

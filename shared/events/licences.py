@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from shared.events.envelope import Event
+from shared.events.envelope import Event, PersonalDataViewed
 
 
 class LicenceIssued(Event):
@@ -121,3 +121,10 @@ class NotificationRequested(Event):
 
     def aggregate_key(self) -> str:
         return self.application_id or self.notification_id
+
+
+class LicenceViewed(PersonalDataViewed):
+    """Someone read a licence in full (holder's data, canonical text, signature)."""
+
+    TYPE = "licence.viewed"
+    STREAM = "licences"

@@ -8,9 +8,11 @@ approval.task_opened comes back into acceptance's status history.
 from datetime import UTC, date, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from services.acceptance.models import Matter
+from services.forms.reading_basis import BasisClient
 from shared.events.licences import LicenceIssued
 from shared.infra import wait_for
 from tests.acceptance.conftest import new_credit_code, new_id_number, publish
@@ -44,20 +46,29 @@ async def test_real_forms_prefill_then_real_approval_opens_tasks(
     ), producer="issuance")
     clerk = infra.auth("clerk", halls=[HALL], sub="clerk-tx-9")
 
+    service = infra.auth("service", sub="probe")
+
     async def forms_knows_licence() -> bool:
-        response = await forms.post("/prefill", headers=clerk, json={
+        response = await forms.post("/prefill", headers=service, json={
             "applicant_id": uscc, "matter": "SCJG-003", "bundle": None, "application_ref": "probe"})
         return response.status_code == 200 and any(m["satisfied"] for m in response.json()["materials"])
 
     await wait_for(forms_knows_licence, timeout=60, interval=0.3, message="forms learnt the licence")
 
+    # acceptance asks the real forms, which asks this acceptance whether the new draft is the clerk's
+    # reason to read the applicant's profile (the draft is committed before forms is asked)
     forms_link.use_real(forms.app)
+    previous = forms.app.state.basis_client
+    forms.app.state.basis_client = BasisClient(base_url="http://acceptance", timeout=5.0, cache_seconds=0,
+                                               transport=httpx.ASGITransport(app=acc.app))
     try:
         response = await acc.post("/applications", headers=clerk, json={
             "hall": HALL, "matter": "SCJG-003",
             "applicant": {"type": "legal_person", "id_number": uscc, "name": "桐乡真味餐饮有限公司"}})
     finally:
         forms_link.mode = "up"
+        await forms.app.state.basis_client.aclose()
+        forms.app.state.basis_client = previous
     assert response.status_code == 201, response.text
     draft = response.json()
     assert draft["degraded"] is False, draft["prefill_note"]

@@ -93,4 +93,5 @@ def test_the_stack_sets_the_same_peer_urls(tmp_path: Path) -> None:
     assert peer_urls(SERVICES.get("issuance"), places) == {
         "ISSUANCE_ACCEPTANCE_URL": "http://127.0.0.1:8103", "ISSUANCE_APPROVAL_URL": "http://127.0.0.1:8104"
     }
-    assert peer_urls(SERVICES.get("forms"), places) == {}
+    assert peer_urls(SERVICES.get("forms"), places) == {"FORMS_ACCEPTANCE_URL": "http://127.0.0.1:8103"}
+    assert peer_urls(SERVICES.get("identity"), places) == {}

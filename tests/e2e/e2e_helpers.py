@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from services.acceptance import models as acceptance_models
 from services.acceptance.clients import TicketingClient
 from services.approval import models as approval_models
+from services.forms.reading_basis import BasisClient
 from services.issuance import models as issuance_models
 from services.ticketing import models as ticketing_models
 from shared.infra import wait_for
@@ -84,10 +85,11 @@ async def open_hall_with_one_window(
 
 async def link_services(
     *, ticketing: httpx.AsyncClient, acceptance: httpx.AsyncClient, approval: httpx.AsyncClient,
-    issuance: httpx.AsyncClient,
+    issuance: httpx.AsyncClient, forms: httpx.AsyncClient | None = None,
 ) -> None:
     """Point the services' calls to each other (``make run``: their URLs) at the apps running in-process:
-    acceptance -> ticketing, approval -> acceptance, issuance -> acceptance and approval."""
+    acceptance -> ticketing, approval -> acceptance, issuance -> acceptance and approval, forms ->
+    acceptance (a clerk's reason to read a profile)."""
 
     def to(client: httpx.AsyncClient) -> httpx.ASGITransport:
         return httpx.ASGITransport(app=client.app)  # type: ignore[attr-defined]
@@ -102,6 +104,10 @@ async def link_services(
         (issuance.app.state, "approval_client",  # type: ignore[attr-defined]
          EnvelopeClient(base_url="http://approval", timeout=5.0, producer="approval", transport=to(approval))),
     ]
+    if forms is not None:
+        links.append((forms.app.state, "basis_client",  # type: ignore[attr-defined]
+                      BasisClient(base_url="http://acceptance", timeout=5.0, cache_seconds=60,
+                                  transport=to(acceptance))))
     for state, name, client in links:
         await getattr(state, name).aclose()
         setattr(state, name, client)  # the app's lifespan closes it at shutdown

@@ -56,7 +56,8 @@ async def flow(  # type: ignore[no-untyped-def]
     await open_hall_with_one_window(forms=forms, ticketing=ticketing, catalog=reference_catalog,
                                     admin=infra.auth("catalog_admin"), hall_admin=hall_admin, clerk=clerk,
                                     hall=HALL, name="端到端测试大厅")
-    await link_services(ticketing=ticketing, acceptance=acceptance, approval=approval, issuance=issuance)
+    await link_services(ticketing=ticketing, acceptance=acceptance, approval=approval, issuance=issuance,
+                        forms=forms)
     await acceptance_knows(acceptance, MATTER)  # the catalogue's publication, not part of the citizen's walk
 
     async def take_ticket() -> dict[str, Any] | None:
@@ -203,7 +204,7 @@ async def test_forms_learns_the_licence_into_the_profile(flow: Flow, forms) -> N
         response = await forms.post(
             "/prefill",
             headers=flow.clerk,
-            json={"applicant_id": flow.id_number, "matter": MATTER, "application_ref": None},
+            json={"applicant_id": flow.id_number, "matter": MATTER, "application_ref": flow.application_id},
         )
         fields = {f["key"]: f for f in response.json().get("fields", [])} if response.status_code == 200 else {}
         entity = fields.get("entity.name") or {}

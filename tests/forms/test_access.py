@@ -56,15 +56,19 @@ async def test_an_applicant_prefills_only_their_own_data(forms, infra, catalog_v
     assert theirs.status_code == 403
 
 
-async def test_every_read_is_in_the_applicants_access_log(forms, infra, catalog_version) -> None:
+async def test_every_read_is_in_the_applicants_access_log(forms, infra, catalog_version, acceptance_stub) -> None:
     person = new_id_number()
     clerk = infra.auth("clerk", halls=["ZS-CITY"], sub="clerk-audit-1")
-    await forms.post(
-        "/prefill", json=prefill_body(person, catalog_version, matter="RS-003", ref="APP-A1"), headers=clerk
-    )
-    await forms.get(
-        "/forms/RS-003/print", params={"applicant_id": person, "application_ref": "APP-A1"}, headers=clerk
-    )
+    ref = acceptance_stub.open(person)
+    assert (await forms.post(
+        "/prefill", json=prefill_body(person, catalog_version, matter="RS-003", ref=ref), headers=clerk
+    )).status_code == 200
+    assert (await forms.get(
+        "/forms/RS-003/print", params={"applicant_id": person, "application_ref": ref}, headers=clerk
+    )).status_code == 200
+    # without an application of the clerk's hall for this applicant: refused, and on record as refused
+    no_ref = await forms.post("/prefill", json=prefill_body(person, catalog_version, matter="RS-003"), headers=clerk)
+    assert no_ref.status_code == 403 and no_ref.json()["code"] == "no_reading_basis", no_ref.text
     service = infra.auth("service", sub="acceptance")
     await forms.post(
         "/validate",
@@ -93,11 +97,12 @@ async def test_every_read_is_in_the_applicants_access_log(forms, infra, catalog_
     log = await forms.get(f"/profiles/{person}/access-log", headers=infra.auth("applicant", sub=person))
     assert log.status_code == 200, log.text
     items = log.json()["items"]
-    assert [(i["reader"], i["purpose"], i["application_ref"]) for i in items] == [
-        ("acceptance", "validate", "APP-A3"),  # a refused validation read the profile too
-        ("acceptance", "validate", "APP-A2"),
-        ("clerk-audit-1", "print", "APP-A1"),
-        ("clerk-audit-1", "prefill", "APP-A1"),
+    assert [(i["reader"], i["purpose"], i["application_ref"], i["outcome"]) for i in items] == [
+        ("acceptance", "validate", "APP-A3", "read"),  # a refused validation read the profile too
+        ("acceptance", "validate", "APP-A2", "read"),
+        ("clerk-audit-1", "prefill", None, "refused"),
+        ("clerk-audit-1", "print", ref, "read"),
+        ("clerk-audit-1", "prefill", ref, "read"),
     ]
     assert items[-1]["roles"] == ["clerk"] and items[-1]["subject"] == "RS-003"
     other = new_id_number()

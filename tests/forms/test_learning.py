@@ -77,7 +77,7 @@ async def test_values_of_an_accepted_application_fill_another_matter(
         return await stored_value(forms, uscc, "food.safety_manager") is not None
 
     await wait_for(learnt, timeout=40, message="application.accepted consumed")
-    clerk = infra.auth("clerk", halls=["ZS-CITY"], sub="clerk-007")
+    reader = infra.auth("service", sub="acceptance")  # a trusted service (clerks: tests/security/test_clerk_reads.py)
     response = await forms.post(
         "/prefill",
         json={
@@ -87,7 +87,7 @@ async def test_values_of_an_accepted_application_fill_another_matter(
             "application_ref": "app-next",
             "catalog_version": catalog_version,
         },
-        headers=clerk,
+        headers=reader,
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -153,7 +153,7 @@ async def test_a_business_licence_satisfies_its_material_and_locks_its_values(
         )
 
     await wait_for(both, timeout=40, message="licence.issued and application.accepted consumed")
-    clerk = infra.auth("clerk", halls=["ZS-CITY"])
+    reader = infra.auth("service", sub="acceptance")
     request = {
         "applicant_id": uscc,
         "matter": "SCJG-003",
@@ -161,7 +161,7 @@ async def test_a_business_licence_satisfies_its_material_and_locks_its_values(
         "application_ref": None,
         "catalog_version": catalog_version,
     }
-    body = (await forms.post("/prefill", json=request, headers=clerk)).json()
+    body = (await forms.post("/prefill", json=request, headers=reader)).json()
     materials = {m["code"]: m for m in body["materials"]}
     assert (
         materials["BIZ_LICENCE"]["satisfied"] is True and materials["BIZ_LICENCE"]["licence_no"] == licence_no
@@ -185,14 +185,14 @@ async def test_a_business_licence_satisfies_its_material_and_locks_its_values(
         "applicant_id": uscc,
         "catalog_version": catalog_version,
     }
-    refused = await forms.post("/validate", json=check, headers=clerk)
+    refused = await forms.post("/validate", json=check, headers=reader)
     assert refused.status_code == 422
     assert [e["field"] for e in refused.json()["errors"]] == ["values.entity.name"]
     assert refused.json()["errors"][0]["type"] == "locked"
     check["values"]["entity.name"] = "中山市味美餐饮有限公司"
-    assert (await forms.post("/validate", json=check, headers=clerk)).status_code == 200
+    assert (await forms.post("/validate", json=check, headers=reader)).status_code == 200
     check["values"]["entity.uscc"] = new_credit_code()  # someone else's identifier
-    assert (await forms.post("/validate", json=check, headers=clerk)).status_code == 422
+    assert (await forms.post("/validate", json=check, headers=reader)).status_code == 422
 
     # revoking the licence withdraws both the material and the values it vouched for
     await emit(
@@ -211,7 +211,7 @@ async def test_a_business_licence_satisfies_its_material_and_locks_its_values(
         return licence is not None and licence.status == "revoked"
 
     await wait_for(revoked, timeout=40, message="licence.revoked consumed")
-    body = (await forms.post("/prefill", json=request, headers=clerk)).json()
+    body = (await forms.post("/prefill", json=request, headers=reader)).json()
     assert {m["code"]: m for m in body["materials"]}["BIZ_LICENCE"]["satisfied"] is False
     fields = field_map(body)
     assert fields["entity.name"]["value"] == "旧名称有限公司" and fields["entity.name"]["editable"] is True
@@ -260,7 +260,7 @@ async def test_department_verified_values_outrank_later_declarations(
         return await stored_value(forms, person, "person.name") is not None
 
     await wait_for(learnt, timeout=40, message="application.accepted consumed")
-    clerk = infra.auth("clerk", halls=["ZS-CITY"])
+    reader = infra.auth("service", sub="acceptance")
     body = (
         await forms.post(
             "/prefill",
@@ -271,7 +271,7 @@ async def test_department_verified_values_outrank_later_declarations(
                 "application_ref": None,
                 "catalog_version": catalog_version,
             },
-            headers=clerk,
+            headers=reader,
         )
     ).json()
     fields = field_map(body)

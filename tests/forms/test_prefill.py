@@ -5,12 +5,13 @@ from tests.forms.forms_helpers import field_map, new_credit_code, new_id_number,
 
 
 async def test_bundle_form_asks_each_shared_field_once(
-    forms, infra, catalog_version, reference_catalog
+    forms, infra, catalog_version, reference_catalog, acceptance_stub
 ) -> None:
     clerk = infra.auth("clerk", halls=["ZS-CITY"])
     uscc = new_credit_code()
+    ref = acceptance_stub.open(uscc)
     response = await forms.post(
-        "/prefill", json=prefill_body(uscc, catalog_version, bundle="ONE-RESTAURANT"), headers=clerk
+        "/prefill", json=prefill_body(uscc, catalog_version, bundle="ONE-RESTAURANT", ref=ref), headers=clerk
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -52,9 +53,10 @@ async def test_bundle_form_asks_each_shared_field_once(
     }
 
 
-async def test_prefill_refuses_bad_requests(forms, infra, catalog_version) -> None:
+async def test_prefill_refuses_bad_requests(forms, infra, catalog_version, acceptance_stub) -> None:
     clerk = infra.auth("clerk", halls=["ZS-CITY"])
     person = new_id_number()
+    ref = acceptance_stub.open(person)
     # a wrong check digit (that does not happen to make a valid credit code: 18 digits can be both)
     bad_id = next(b for d in "0123456789" if check_credit_code(b := person[:-1] + d) and check_id_number(b))
     response = await forms.post(
@@ -66,7 +68,7 @@ async def test_prefill_refuses_bad_requests(forms, infra, catalog_version) -> No
     extra = prefill_body(person, catalog_version, matter="RS-001") | {"locked": False}
     assert (await forms.post("/prefill", json=extra, headers=clerk)).status_code == 422
     unknown = await forms.post(
-        "/prefill", json=prefill_body(person, catalog_version, matter="XX-999"), headers=clerk
+        "/prefill", json=prefill_body(person, catalog_version, matter="XX-999", ref=ref), headers=clerk
     )
     assert unknown.status_code == 404
     assert (

@@ -4,7 +4,7 @@ from tests.forms.forms_helpers import new_id_number
 
 
 async def test_printable_form_lists_every_field_in_template_order_escaped(
-    forms, infra, catalog_version, reference_catalog
+    forms, infra, catalog_version, reference_catalog, acceptance_stub
 ) -> None:
     person = new_id_number()
     approver = infra.auth("approver", departments=["RS"])
@@ -18,9 +18,10 @@ async def test_printable_form_lists_every_field_in_template_order_escaped(
     )
     assert stored.status_code == 201
     clerk = infra.auth("clerk", halls=["ZS-CITY"], sub="clerk-print")
+    ref = acceptance_stub.open(person)
     response = await forms.get(
         "/forms/RS-001/print",
-        params={"applicant_id": person, "application_ref": "APP-PRINT-1", "catalog_version": catalog_version},
+        params={"applicant_id": person, "application_ref": ref, "catalog_version": catalog_version},
         headers=clerk,
     )
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
@@ -31,14 +32,15 @@ async def test_printable_form_lists_every_field_in_template_order_escaped(
     positions = [html.index(f'data-key="{key}"') for key in matter["fields"]]
     assert positions == sorted(positions)
     assert all(labels[key] in html for key in matter["fields"])
-    assert person in html and "1990-03-07" in html and "APP-PRINT-1" in html
-    bundle = await forms.get("/forms/ONE-BEAUTY/print", params={"applicant_id": person}, headers=clerk)
+    assert person in html and "1990-03-07" in html and ref in html
+    bundle = await forms.get("/forms/ONE-BEAUTY/print", params={"applicant_id": person, "application_ref": ref},
+                             headers=clerk)
     assert bundle.status_code == 200 and "开办美容院一件事" in bundle.text
     assert (await forms.get("/forms/RS-001/print", params={"applicant_id": person})).status_code == 401
 
 
 async def test_printable_form_is_dated_in_the_halls_time_zone_not_the_servers(
-    forms, infra, catalog_version, monkeypatch
+    forms, infra, catalog_version, monkeypatch, acceptance_stub
 ) -> None:
     """At 01:30 in Zhongshan the server (UTC) still says yesterday; the signature line must say today."""
     from datetime import date
@@ -47,9 +49,11 @@ async def test_printable_form_is_dated_in_the_halls_time_zone_not_the_servers(
 
     monkeypatch.setattr(render, "today", lambda: date(2027, 1, 4))
     clerk = infra.auth("clerk", halls=["ZS-CITY"], sub="clerk-print-date")
+    person = new_id_number()
     response = await forms.get(
         "/forms/RS-001/print",
-        params={"applicant_id": new_id_number(), "catalog_version": catalog_version},
+        params={"applicant_id": person, "application_ref": acceptance_stub.open(person),
+                "catalog_version": catalog_version},
         headers=clerk,
     )
     assert response.status_code == 200

@@ -53,7 +53,7 @@ async def test_validate_reports_every_wrong_field(forms, infra, catalog_version)
 
 
 async def test_a_locked_value_may_be_resubmitted_in_another_spelling_but_not_changed(
-    forms, infra, catalog_version
+    forms, infra, catalog_version, acceptance_stub
 ) -> None:
     uscc = new_credit_code()
     approver = infra.auth("approver", departments=["SCJG"])
@@ -64,6 +64,7 @@ async def test_a_locked_value_may_be_resubmitted_in_another_spelling_but_not_cha
     )
     assert verified.status_code == 201, verified.text
     clerk = infra.auth("clerk", halls=["ZS-CITY"])
+    ref = acceptance_stub.open(uscc)
 
     def check(values: dict) -> dict:
         return {
@@ -71,6 +72,7 @@ async def test_a_locked_value_may_be_resubmitted_in_another_spelling_but_not_cha
             "values": values,
             "partial": True,
             "applicant_id": uscc,
+            "application_ref": ref,
             "catalog_version": catalog_version,
         }
 

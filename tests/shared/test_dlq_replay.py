@@ -197,7 +197,7 @@ async def test_an_unknown_group_is_refused_and_creates_no_topic(groups: Groups) 
     g = groups
     with pytest.raises(UnknownGroupError, match="unknown consumer group 'aproval'; known: approval, forms, issuance"):
         await replay_dead_letters(g.bus, group="aproval", known=GROUPS)
-    with pytest.raises(UnknownGroupError, match="known: acceptance, approval, forms, identity, issuance"):
+    with pytest.raises(UnknownGroupError, match="known: acceptance, approval, forms, forms-access-log, identity, issuance"):
         await replay_dead_letters(g.bus, group="no-such-group")  # the registry's groups by default
     with pytest.raises(UnknownGroupError):
         await dlq_status(g.bus, group="no-such-group")

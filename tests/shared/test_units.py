@@ -97,3 +97,17 @@ def test_published_asyncapi_document_matches_the_event_models() -> None:
 
     published = json.loads((Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json").read_text(encoding="utf-8"))
     assert published == json.loads(json.dumps(build_asyncapi())), "run `make events` after changing an event model"
+
+
+def test_a_refreshing_screen_is_one_access_log_entry_per_window() -> None:
+    from shared.privacy import RecentViews
+
+    views = RecentViews(seconds=300, size=2)
+    assert views.first(("clerk-1", "APP-1"), now=0.0)
+    assert not views.first(("clerk-1", "APP-1"), now=299.0)  # a refresh within the window
+    assert views.first(("clerk-2", "APP-1"), now=1.0)  # another reader is another entry
+    assert views.first(("clerk-1", "APP-1"), now=600.0)  # after the window, again
+    bounded = RecentViews(seconds=300, size=2)
+    assert bounded.first("a", now=0.0) and bounded.first("b", now=1.0) and bounded.first("c", now=2.0)
+    assert bounded.first("a", now=3.0)  # forgotten (the oldest of three), though within the window
+    assert not bounded.first("c", now=4.0)  # still held
