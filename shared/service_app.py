@@ -22,6 +22,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from shared import db, migrations, workdays
 from shared.auth import Authenticator, KeySet, install_security, public
 from shared.bus import EventConsumer, KafkaBus
+from shared.edge import BodySizeLimit, ProxyHeadersMiddleware, trusted_proxies
 from shared.handlers import ConsumerSpec
 from shared.inbox import Inbox, inbox_table, prune_handled
 from shared.observability import PRUNED, CorrelationMiddleware, configure_logging, get_logger
@@ -151,6 +152,10 @@ def create_service_app(
         storage_uri=settings.rate_limit_storage_uri,
     )
     app.add_middleware(CorrelationMiddleware, service=service)
+    # outermost (added last): the body limit, then the real client address, before anything else runs
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if proxies := trusted_proxies(settings.forwarded_allow_ips):
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     install_problem_handlers(app)
     app.include_router(_ops_router())
     for router in routers:

@@ -48,6 +48,14 @@ class ServiceSettings(BaseSettings):
     auth_issuer: str = "onewindow-dev-issuer"
     auth_audience: str = "onewindow"
     public_rate_limit_per_minute: int = Field(default=120, ge=1)
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are trusted (e.g. 10.0.0.5,10.1.0.0/16); empty: none, the client is the TCP peer.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Request bodies over this size are refused (413) before they are read."
+    )
     rate_limit_storage_uri: str = Field(
         default="memory://",
         description="Where public rate limits count: memory:// per replica, or redis://host:6379/0 shared by replicas.",

@@ -231,7 +231,8 @@ def _service_starter(
         log = open(logs / f"{svc.name}.log", "ab")  # noqa: SIM115 (the child's stdout for its lifetime)
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", svc.app_path, "--host", "127.0.0.1",
-             "--port", str(places.port(svc)), "--no-access-log", "--timeout-graceful-shutdown", "5"],
+             "--port", str(places.port(svc)), "--no-access-log", "--timeout-graceful-shutdown", "5",
+             "--no-proxy-headers"],  # forwarded headers only from <SVC>_FORWARDED_ALLOW_IPS (shared/edge.py)
             cwd=ROOT,
             env=env,
             stdout=log,

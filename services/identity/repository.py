@@ -26,12 +26,29 @@ async def count_events(session: AsyncSession, *, subject: str, action: str, sinc
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def last_event_at(session: AsyncSession, *, subject: str, actions: list[str]) -> datetime | None:
-    """When ``subject`` last had one of ``actions``."""
+async def last_event_at(
+    session: AsyncSession, *, subject: str, actions: list[str], client_ip: str | None = None
+) -> datetime | None:
+    """When ``subject`` last had one of ``actions`` (from ``client_ip``, when given)."""
     stmt = select(func.max(SecurityEvent.at)).where(
         SecurityEvent.subject == subject, SecurityEvent.action.in_(actions)
     )
+    if client_ip is not None:
+        stmt = stmt.where(SecurityEvent.client_ip == client_ip)
     return (await session.execute(stmt)).scalar_one()
+
+
+async def event_times(
+    session: AsyncSession, *, subject: str, action: str, since: datetime, client_ip: str | None
+) -> list[datetime]:
+    """When ``subject`` had ``action`` from ``client_ip`` after ``since``, oldest first."""
+    stmt = (
+        select(SecurityEvent.at)
+        .where(SecurityEvent.subject == subject, SecurityEvent.action == action, SecurityEvent.at > since,
+               SecurityEvent.client_ip.is_(None) if client_ip is None else SecurityEvent.client_ip == client_ip)
+        .order_by(SecurityEvent.at)
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def list_events(

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.identity import applicants, audit_log, staff
@@ -15,6 +15,7 @@ from services.identity.schemas import (
     SecurityEventRead,
     StaffLogin,
     TokenResponse,
+    Unlocked,
 )
 from shared.auth import Principal, Role, client_ip, public, require
 from shared.problems import Problem, problem_response
@@ -101,6 +102,25 @@ async def login(body: StaffLogin, request: Request, session: SessionDep) -> Any:
         client_ip=client_ip(request),
     )
     return _refused(request, result) if isinstance(result, audit_log.Refusal) else result
+
+
+@router.post(
+    "/auth/staff/{username}/unlock",
+    response_model=Unlocked,
+    summary="Lift a staff account's lock-out",
+    responses={403: {"description": "Not an account of the admin's halls"}, 404: {"description": "No such account"}},
+)
+async def unlock_staff(
+    username: Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")],
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, require(Role.HALL_ADMIN)],
+) -> Unlocked:
+    """A hall admin lifts every lock-out of an account of their halls (all addresses): failed logins
+    before now stop counting. Audited (``login_unlocked``, with the admin)."""
+    account = await staff.unlock(session, accounts=request.app.state.staff, username=username, admin=principal,
+                                 client_ip=client_ip(request))
+    return Unlocked(username=account.username, unlocked_by=principal.sub)
 
 
 @router.post(

@@ -71,6 +71,13 @@ class CodeLogin(BaseModel):
     code: str = Field(pattern=r"^\d{6}$", description="The six digits sent by SMS")
 
 
+class Unlocked(BaseModel):
+    """A staff account's lock-outs were lifted."""
+
+    username: str
+    unlocked_by: str
+
+
 class TokenResponse(BaseModel):
     """An access token (OAuth 2.0 bearer) and the scopes it carries."""
 

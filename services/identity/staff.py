@@ -16,7 +16,8 @@ from services.identity.config import IdentitySettings
 from services.identity.issuer import Issuer
 from services.identity.passwords import DUMMY_HASH, verify_password
 from services.identity.schemas import TokenResponse
-from shared.auth import Role, mint_token
+from shared.auth import Principal, Role, mint_token
+from shared.problems import Forbidden, NotFound
 
 STAFF_ROLES = {str(r) for r in Role} - {Role.APPLICANT, Role.SERVICE}
 STAFF_NO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,19}")
@@ -35,6 +36,31 @@ class StaffAccount:
     staff_no: str | None = None  # 工号, shown on the window pad while the clerk is signed in
     unit: str | None = None  # the unit (department) the staff member belongs to, as the pad names it
     disabled: bool = False
+
+
+MAX_LOCKOUT = timedelta(days=1)
+
+
+async def lockout_remaining(
+    session: AsyncSession, *, settings: IdentitySettings, subject: str, client_ip: str | None, now: datetime
+) -> int | None:
+    """Seconds until ``client_ip`` may try ``subject``'s password again, or None when it may now."""
+    reset = await repository.last_event_at(
+        session, subject=subject, actions=["login_unlocked"]
+    )
+    succeeded = await repository.last_event_at(
+        session, subject=subject, actions=["login_succeeded"], client_ip=client_ip
+    )
+    since = max([now - MAX_LOCKOUT] + [t for t in (reset, succeeded) if t is not None])
+    failures = await repository.event_times(
+        session, subject=subject, action="login_failed", since=since, client_ip=client_ip
+    )
+    extra = len(failures) - settings.login_max_failures
+    if extra < 0:
+        return None
+    lock = min(MAX_LOCKOUT, timedelta(seconds=settings.login_lockout_seconds) * 2**min(extra, 20))
+    until = failures[-1] + lock
+    return max(1, math.ceil((until - now).total_seconds())) if until > now else None
 
 
 def load_staff(*, path: str) -> dict[str, StaffAccount]:
@@ -66,20 +92,21 @@ async def login_staff(
     password: str,
     client_ip: str | None,
 ) -> TokenResponse | Refusal:
-    """Check a staff or device password; a token, or a refusal (locked out after repeated failures)."""
+    """Check a staff or device password; a token, or a refusal (locked out after repeated failures).
+
+    The lock-out is per account *and* address (issue 13: five wrong passwords from anywhere locked any
+    account): failures from one address lock that address out of that account, so an attacker cannot
+    keep the real user from logging in elsewhere. It backs off: ``login_max_failures`` failures lock for
+    ``login_lockout_seconds``, each further failure after a lock doubles it (at most a day). Failures
+    count since the last successful login from that address or the last admin unlock, within a day."""
     subject = username.strip().lower()
     now = datetime.now(UTC)
-    window = timedelta(seconds=settings.login_lockout_seconds)
-    failures = await repository.count_events(
-        session, subject=subject, action="login_failed", since=now - window
-    )
-    if failures >= settings.login_max_failures:
-        last = await repository.last_event_at(session, subject=subject, actions=["login_failed"])
-        retry = max(1, math.ceil(((last or now) + window - now).total_seconds()))
+    wait = await lockout_remaining(session, settings=settings, subject=subject, client_ip=client_ip, now=now)
+    if wait is not None:
         await record_event(
             session, action="login_locked", subject=subject, subject_kind="staff", client_ip=client_ip
         )
-        return Refusal(429, "too many failed logins; try again later", retry_after=retry)
+        return Refusal(429, "too many failed logins from this address; try again later", retry_after=wait)
     account = accounts.get(subject)
     ok = await asyncio.to_thread(verify_password, password, account.password_hash if account else DUMMY_HASH)
     if account is None or not ok or account.disabled:
@@ -125,3 +152,22 @@ async def login_staff(
         halls=account.halls,
         departments=account.departments,
     )
+
+
+async def unlock(
+    session: AsyncSession, *, accounts: dict[str, StaffAccount], username: str, admin: Principal,
+    client_ip: str | None,
+) -> StaffAccount:
+    """An admin lifts every lock-out of a staff account (all addresses): failures before now no longer
+    count. A hall admin may unlock accounts of their halls (accounts without halls: a ``*`` admin);
+    404 for an unknown account, 403 outside the admin's halls. Audited as ``login_unlocked``."""
+    account = accounts.get(username.strip().lower())
+    if account is None:
+        raise NotFound("no staff account with this username")
+    if not (admin.may_act_in_hall("*") or any(admin.may_act_in_hall(h) for h in account.halls if h != "*")):
+        raise Forbidden("this account is not one of your halls'")
+    await record_event(
+        session, action="login_unlocked", subject=account.username.lower(), subject_kind="staff",
+        client_ip=client_ip, by=admin.sub,
+    )
+    return account

@@ -39,6 +39,8 @@ def test_service_command_port_health_and_dependencies(name: str) -> None:
     port = cls.model_fields["port"].default
     assert svc["command"][:2] == ["uvicorn", SERVICES.get(name).app_path]
     assert svc["command"][svc["command"].index("--port") + 1] == str(port)
+    # forwarded headers are trusted only from <SVC>_FORWARDED_ALLOW_IPS, never uvicorn's default 127.0.0.1
+    assert "--no-proxy-headers" in svc["command"]
     assert svc["ports"] == [f"{port}:{port}"]
     assert f"127.0.0.1:{port}/readyz" in " ".join(svc["healthcheck"]["test"])
     assert svc["depends_on"]["postgres"]["condition"] == "service_healthy"
