@@ -8,6 +8,7 @@ with ``event=security_audit`` by ``audit(...)``; personal data in them is masked
 """
 
 import asyncio
+import hashlib
 import json
 import math
 import time
@@ -254,13 +255,100 @@ class KeySet:
         return json.loads(await asyncio.to_thread(Path(self.jwks_file).read_text))
 
 
+# The services a role's token is for: identity mints ``aud`` = "<audience>.<service>" for each, so a
+# kiosk's token is refused at acceptance (401) and a clerk's at approval, whatever their roles say. Kept
+# exact by tests/security/test_audiences.py: a role is listed for a service iff one of its routes admits it.
+_ALL_SERVICES = ("identity", "forms", "ticketing", "acceptance", "approval", "issuance")
+ROLE_AUDIENCES: dict[str, tuple[str, ...]] = {
+    "clerk": ("identity", "forms", "ticketing", "acceptance"),
+    "approver": ("identity", "forms", "acceptance", "approval", "issuance"),
+    "liaison": ("identity", "acceptance", "approval"),
+    "issuance_clerk": ("identity", "ticketing", "acceptance", "approval", "issuance"),
+    "hall_admin": ("identity", "ticketing", "acceptance", "approval"),
+    "catalog_admin": ("identity", "forms"),
+    "auditor": _ALL_SERVICES,
+    "kiosk": ("identity", "ticketing"),
+    "display": ("identity",),  # the board's routes are public
+    "applicant": ("identity", "forms", "ticketing", "acceptance", "issuance"),
+    "service": ("identity", "forms", "ticketing", "acceptance", "approval"),
+}
+
+
+def audiences_for(roles: list[str], *, audience: str) -> list[str]:
+    """The per-service audiences of a token with ``roles`` (identity mints these instead of the shared one)."""
+    services = {s for role in roles for s in ROLE_AUDIENCES.get(role, ())}
+    return [f"{audience}.{s}" for s in _ALL_SERVICES if s in services]
+
+
+def subject_hash(sub: str) -> str:
+    """How the revocation list names a subject (its SHA-256): the list is public, the usernames are not."""
+    return hashlib.sha256(sub.encode("utf-8")).hexdigest()
+
+
+class RevocationList:
+    """Tokens void before they expire: identity's ``GET /auth/revocations`` names, per subject (hashed),
+    the time up to which that subject's tokens were revoked (a logout, a hall admin's revoke). Polled
+    like the JWKS: the first check loads it (within ``timeout_seconds``), then a request after
+    ``poll_seconds`` refreshes it in the background, so a revocation takes effect within about that long.
+    When identity cannot answer the last list stays in force (an outage of identity must not stop the
+    halls), logged once."""
+
+    def __init__(
+        self, *, url: str, poll_seconds: float = 30.0, timeout_seconds: float = 2.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url, self.poll_seconds, self.timeout_seconds, self.transport = url, poll_seconds, timeout_seconds, transport
+        self._before: dict[str, int] = {}
+        self._loaded_at: float | None = None
+        self._refresh: asyncio.Task[None] | None = None
+        self.last_error: str | None = None
+
+    async def revoked(self, sub: str, issued_at: int) -> bool:
+        """Whether a token of ``sub`` issued at ``issued_at`` (unix seconds) was revoked."""
+        now = time.monotonic()
+        running = self._refresh is not None and not self._refresh.done()
+        if self._loaded_at is None:
+            if not running:
+                self._refresh = asyncio.create_task(self._load(), name="revocations-refresh")
+            assert self._refresh is not None
+            await asyncio.shield(self._refresh)
+        elif now - self._loaded_at > self.poll_seconds and not running:
+            self._refresh = asyncio.create_task(self._load(), name="revocations-refresh")
+        before = self._before.get(subject_hash(sub))
+        return before is not None and issued_at <= before
+
+    async def _load(self) -> None:
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_seconds, transport=self.transport) as client:
+                response = await asyncio.wait_for(client.get(self.url), self.timeout_seconds)
+                response.raise_for_status()
+                subjects = response.json()["subjects"]
+            self._before = {str(k): int(v) for k, v in subjects.items()}
+            if self.last_error is not None:
+                _log.info("revocation list loaded again", source=self.url)
+            self.last_error = None
+        except Exception as exc:  # keep the last list
+            if self.last_error is None:
+                _log.warning("cannot load the revocation list; the last one stays in force", source=self.url,
+                             error=f"{type(exc).__name__}"[:100])
+            self.last_error = type(exc).__name__
+        self._loaded_at = time.monotonic()  # failed or not: poll again after the interval
+
+
 class Authenticator:
     """Verifies bearer tokens: signature, algorithm allow-list, issuer, audience, expiry."""
 
-    def __init__(self, *, keys: KeySet, issuer: str, audience: str) -> None:
+    def __init__(
+        self, *, keys: KeySet, issuer: str, audience: str, revocations: RevocationList | None = None,
+        service: str | None = None, accept_shared_audience: bool = True,
+    ) -> None:
         self.keys = keys
         self.issuer = issuer
-        self.audience = audience
+        # this service's own audience ("onewindow.ticketing"), and the shared one unless the operator
+        # turned it off (external providers and older tokens carry only "onewindow")
+        own = [f"{audience}.{service}"] if service else []
+        self.audience: str | list[str] = own + ([audience] if accept_shared_audience or not own else [])
+        self.revocations = revocations  # None: no revocation list configured (auth_revocations_url)
 
     async def verify(self, token: str) -> Principal:
         try:
@@ -288,6 +376,9 @@ class Authenticator:
                 f"invalid token: {type(exc).__name__}",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from exc
+        if self.revocations is not None and await self.revocations.revoked(str(claims["sub"]), int(claims["iat"])):
+            raise HTTPException(401, "invalid token: revoked (logged out or revoked by an admin)",
+                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         roles, halls, departments = (
             claims.get("roles", []),
             claims.get("halls", []),
@@ -760,7 +851,7 @@ def mint_token(
     staff_no: str | None = None,
     unit: str | None = None,
     issuer: str = "onewindow-dev-issuer",
-    audience: str = "onewindow",
+    audience: str | list[str] = "onewindow",
     ttl_seconds: int = 3600,
 ) -> str:
     """A signed access token with the OneWindow claims."""

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from shared import db, migrations, workdays
-from shared.auth import Authenticator, KeySet, install_security, public
+from shared.auth import Authenticator, KeySet, RevocationList, install_security, public
 from shared.bus import EventConsumer, KafkaBus
 from shared.edge import BodySizeLimit, ProxyHeadersMiddleware, trusted_proxies
 from shared.handlers import ConsumerSpec
@@ -126,6 +126,11 @@ def create_service_app(
             keys=KeySet(jwks_file=settings.auth_jwks_file, jwks_url=settings.auth_jwks_url),
             issuer=settings.auth_issuer,
             audience=settings.auth_audience,
+            service=service,
+            accept_shared_audience=settings.auth_accept_shared_audience,
+            revocations=RevocationList(url=settings.auth_revocations_url,
+                                       poll_seconds=settings.auth_revocation_poll_seconds)
+            if settings.auth_revocations_url else None,
         )
         runtime.tasks.append(asyncio.create_task(_start(runtime, on_started), name=f"{service}-start"))
         log.info("service starting", port_hint="see README", service=service)

@@ -47,6 +47,16 @@ class ServiceSettings(BaseSettings):
     auth_jwks_file: str | None = None
     auth_issuer: str = "onewindow-dev-issuer"
     auth_audience: str = "onewindow"
+    auth_accept_shared_audience: bool = Field(
+        default=True,
+        description="Also accept tokens whose aud is the shared auth_audience (external providers, older "
+        "tokens); identity mints per-service audiences (<auth_audience>.<service>), accepted either way.",
+    )
+    auth_revocations_url: str | None = Field(
+        default=None,
+        description="identity's GET /auth/revocations (tokens revoked before they expire); unset: not checked.",
+    )
+    auth_revocation_poll_seconds: float = Field(default=30, gt=0, le=3600)
     public_rate_limit_per_minute: int = Field(default=120, ge=1)
     forwarded_allow_ips: str = Field(
         default="",

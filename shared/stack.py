@@ -224,6 +224,7 @@ def _service_starter(
         f"{prefix}DATABASE_URL": database_url,
         f"{prefix}KAFKA_BOOTSTRAP": bootstrap,
         f"{prefix}AUTH_JWKS_FILE": jwks,
+        f"{prefix}AUTH_REVOCATIONS_URL": f"{places.url(SERVICES.get('identity'))}/auth/revocations",
         f"{prefix}KEYS_DIR": str(places.var / "keys"),
     } | peer_urls(svc, places)
 

@@ -14,7 +14,7 @@ from services.identity.config import IdentitySettings
 from services.identity.issuer import Issuer
 from services.identity.schemas import CodeSent, TokenResponse
 from services.identity.sender import CodeSender
-from shared.auth import Role, mint_token
+from shared.auth import Role, audiences_for, mint_token
 
 
 async def learn_contact(session: AsyncSession, *, issuer: Issuer, id_number: str, mobile: str | None) -> None:
@@ -125,7 +125,7 @@ async def login_applicant(
         sub=id_number,
         roles=[Role.APPLICANT],
         issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
+        audience=audiences_for([Role.APPLICANT], audience=settings.auth_audience),
         ttl_seconds=settings.applicant_token_ttl_seconds,
     )
     await record_event(

@@ -64,3 +64,14 @@ class OtpChallenge(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TokenRevocation(Base):
+    """Tokens of a subject issued up to ``revoked_before`` are void (a logout, a hall admin's revoke).
+    Served hashed at ``GET /auth/revocations``; a later revocation moves the time forward."""
+
+    __tablename__ = "token_revocations"
+
+    subject_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # shared.auth.subject_hash
+    revoked_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str] = mapped_column(String(100))

@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import ApplicantContact, OtpChallenge, SecurityEvent
+from services.identity.models import ApplicantContact, OtpChallenge, SecurityEvent, TokenRevocation
 
 
 async def add_event(session: AsyncSession, *, values: dict[str, Any]) -> SecurityEvent:
@@ -104,3 +104,20 @@ async def get_challenge_for_update(session: AsyncSession, *, challenge_id: str) 
 async def delete_expired_challenges(session: AsyncSession, *, before: datetime) -> None:
     """Forget challenges that expired before ``before``."""
     await session.execute(delete(OtpChallenge).where(OtpChallenge.expires_at < before))
+
+
+async def revoke_tokens(session: AsyncSession, *, subject_hash: str, before: datetime, by: str) -> None:
+    """Void the subject's tokens issued up to ``before`` (never moves an earlier revocation back)."""
+    stmt = insert(TokenRevocation).values(subject_hash=subject_hash, revoked_before=before, revoked_by=by[:100])
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[TokenRevocation.subject_hash],
+            set_={"revoked_before": func.greatest(TokenRevocation.revoked_before, stmt.excluded.revoked_before),
+                  "revoked_by": stmt.excluded.revoked_by},
+        )
+    )
+
+
+async def revocations_since(session: AsyncSession, since: datetime) -> list[TokenRevocation]:
+    """Revocations that can still matter (tokens issued after ``since`` may still be valid)."""
+    return list((await session.execute(select(TokenRevocation).where(TokenRevocation.revoked_before > since))).scalars())

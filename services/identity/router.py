@@ -1,20 +1,23 @@
 """Identity HTTP endpoints: JWKS, OIDC discovery, staff login, applicant one-time codes, audit log."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from services.identity import applicants, audit_log, staff
+from services.identity import applicants, audit_log, repository, staff
 from services.identity.schemas import (
     CodeLogin,
     CodeRequest,
     CodeSent,
     Me,
+    Revocations,
     SecurityEventPage,
     SecurityEventRead,
     StaffLogin,
     TokenResponse,
+    TokensRevoked,
     Unlocked,
 )
 from shared.auth import Principal, Role, client_ip, public, require
@@ -121,6 +124,46 @@ async def unlock_staff(
     account = await staff.unlock(session, accounts=request.app.state.staff, username=username, admin=principal,
                                  client_ip=client_ip(request))
     return Unlocked(username=account.username, unlocked_by=principal.sub)
+
+
+@router.post(
+    "/auth/staff/{username}/revoke-tokens",
+    response_model=TokensRevoked,
+    summary="Void every token of a staff account",
+    responses={403: {"description": "Not an account of the admin's halls"}, 404: {"description": "No such account"}},
+)
+async def revoke_staff_tokens(
+    username: Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")],
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, require(Role.HALL_ADMIN)],
+) -> TokensRevoked:
+    """A hall admin voids every token issued so far to an account of their halls (a lost pad, a staff
+    member who left mid-shift); services refuse them within ``AUTH_REVOCATION_POLL_SECONDS``."""
+    account, before = await staff.revoke_account_tokens(
+        session, accounts=request.app.state.staff, username=username, admin=principal, client_ip=client_ip(request))
+    return TokensRevoked(subject=account.username, revoked_before=before)
+
+
+@router.post("/auth/logout", response_model=TokensRevoked, summary="Log out: void the caller's tokens")
+async def logout(
+    request: Request, session: SessionDep, principal: Annotated[Principal, require(*list(Role))]
+) -> TokensRevoked:
+    """Void every token of the caller issued so far (this one included), at every service."""
+    before = await staff.revoke_tokens(session, sub=principal.sub, by=principal.sub, client_ip=client_ip(request),
+                                       reason="logout")
+    return TokensRevoked(subject=principal.sub, revoked_before=before)
+
+
+@router.get("/auth/revocations", dependencies=[public(rate_limited=False)], response_model=Revocations,
+            summary="Revoked tokens (for services)")
+async def revocations(request: Request, session: SessionDep) -> Revocations:
+    """Per subject (SHA-256 of the token's ``sub``), the unix time up to which its tokens are void; only
+    revocations newer than the longest token lifetime. Services poll it like the JWKS."""
+    settings = request.app.state.runtime.settings
+    horizon = datetime.now(UTC) - timedelta(seconds=max(settings.staff_token_ttl_seconds, 24 * 3600))
+    rows = await repository.revocations_since(session, horizon)
+    return Revocations(subjects={r.subject_hash: int(r.revoked_before.timestamp()) for r in rows})
 
 
 @router.post(

@@ -78,6 +78,20 @@ class Unlocked(BaseModel):
     unlocked_by: str
 
 
+class TokensRevoked(BaseModel):
+    """Tokens of ``subject`` issued up to ``revoked_before`` are void."""
+
+    subject: str
+    revoked_before: datetime
+
+
+class Revocations(BaseModel):
+    """The revocation list services poll: SHA-256 of a token's ``sub`` -> unix time up to which its
+    tokens (``iat`` at or before it) are void."""
+
+    subjects: dict[str, int]
+
+
 class TokenResponse(BaseModel):
     """An access token (OAuth 2.0 bearer) and the scopes it carries."""
 

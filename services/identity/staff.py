@@ -16,7 +16,7 @@ from services.identity.config import IdentitySettings
 from services.identity.issuer import Issuer
 from services.identity.passwords import DUMMY_HASH, verify_password
 from services.identity.schemas import TokenResponse
-from shared.auth import Principal, Role, mint_token
+from shared.auth import Principal, Role, audiences_for, mint_token, subject_hash
 from shared.problems import Forbidden, NotFound
 
 STAFF_ROLES = {str(r) for r in Role} - {Role.APPLICANT, Role.SERVICE}
@@ -132,7 +132,7 @@ async def login_staff(
         staff_no=account.staff_no,
         unit=account.unit,
         issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
+        audience=audiences_for(account.roles, audience=settings.auth_audience),
         ttl_seconds=settings.staff_token_ttl_seconds,
     )
     await record_event(
@@ -154,6 +154,16 @@ async def login_staff(
     )
 
 
+def _account_of_admin(accounts: dict[str, StaffAccount], username: str, admin: Principal) -> StaffAccount:
+    """The account an admin acts on: 404 unknown, 403 outside the admin's halls (no halls: a ``*`` admin)."""
+    account = accounts.get(username.strip().lower())
+    if account is None:
+        raise NotFound("no staff account with this username")
+    if not (admin.may_act_in_hall("*") or any(admin.may_act_in_hall(h) for h in account.halls if h != "*")):
+        raise Forbidden("this account is not one of your halls'")
+    return account
+
+
 async def unlock(
     session: AsyncSession, *, accounts: dict[str, StaffAccount], username: str, admin: Principal,
     client_ip: str | None,
@@ -161,13 +171,31 @@ async def unlock(
     """An admin lifts every lock-out of a staff account (all addresses): failures before now no longer
     count. A hall admin may unlock accounts of their halls (accounts without halls: a ``*`` admin);
     404 for an unknown account, 403 outside the admin's halls. Audited as ``login_unlocked``."""
-    account = accounts.get(username.strip().lower())
-    if account is None:
-        raise NotFound("no staff account with this username")
-    if not (admin.may_act_in_hall("*") or any(admin.may_act_in_hall(h) for h in account.halls if h != "*")):
-        raise Forbidden("this account is not one of your halls'")
+    account = _account_of_admin(accounts, username, admin)
     await record_event(
         session, action="login_unlocked", subject=account.username.lower(), subject_kind="staff",
         client_ip=client_ip, by=admin.sub,
     )
     return account
+
+
+async def revoke_tokens(
+    session: AsyncSession, *, sub: str, by: str, client_ip: str | None, reason: str
+) -> datetime:
+    """Void every token of ``sub`` issued until now (services see it within their poll interval).
+    Audited as ``tokens_revoked``; returns the time up to which tokens are void."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    await repository.revoke_tokens(session, subject_hash=subject_hash(sub), before=now, by=by)
+    await record_event(session, action="tokens_revoked", subject=sub.lower(), subject_kind="staff",
+                       client_ip=client_ip, by=by, reason=reason)
+    return now
+
+
+async def revoke_account_tokens(
+    session: AsyncSession, *, accounts: dict[str, StaffAccount], username: str, admin: Principal,
+    client_ip: str | None,
+) -> tuple[StaffAccount, datetime]:
+    """A hall admin voids every token of a staff account of their halls (a lost device, a leaver)."""
+    account = _account_of_admin(accounts, username, admin)
+    return account, await revoke_tokens(session, sub=account.username, by=admin.sub, client_ip=client_ip,
+                                        reason="admin")
