@@ -33,6 +33,7 @@ from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.privacy import mask_id_number, scrub
+from shared.registry import SERVICES
 
 ALGORITHMS = ["EdDSA", "RS256", "ES256"]
 MAX_TOKEN_CHARS = 8192  # our tokens are < 1 KB; a bigger one is refused before any parsing
@@ -258,7 +259,7 @@ class KeySet:
 # The services a role's token is for: identity mints ``aud`` = "<audience>.<service>" for each, so a
 # kiosk's token is refused at acceptance (401) and a clerk's at approval, whatever their roles say. Kept
 # exact by tests/security/test_audiences.py: a role is listed for a service iff one of its routes admits it.
-_ALL_SERVICES = ("identity", "forms", "ticketing", "acceptance", "approval", "issuance")
+_ALL_SERVICES = SERVICES.names
 ROLE_AUDIENCES: dict[str, tuple[str, ...]] = {
     "clerk": ("identity", "forms", "ticketing", "acceptance"),
     "approver": ("identity", "forms", "acceptance", "approval", "issuance"),

@@ -1,8 +1,10 @@
 """Database plumbing: one async engine per service, sessions, and a declarative base per schema."""
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import MetaData, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 NAMING = {
@@ -46,3 +48,21 @@ async def ping(engine: AsyncEngine, *, timeout: float = 2.0) -> None:
             await conn.execute(text("SELECT 1"))
 
     await asyncio.wait_for(_select(), timeout)
+
+
+async def upsert_newer(
+    session: AsyncSession, model: Any, *, values: dict[str, Any], version: str, key: str = "code",
+    replace_equal: bool = False,
+) -> None:
+    """Insert a read-model row, or replace the one with the same ``key`` unless it holds a newer
+    ``version`` (with ``replace_equal``, an equal one is replaced too): a late or replayed copy of an event
+    never overwrites what a newer one wrote."""
+    stmt = insert(model).values(**values)
+    held, incoming = getattr(model, version), stmt.excluded[version]
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[getattr(model, key)],
+            set_={k: stmt.excluded[k] for k in values if k != key},
+            where=held <= incoming if replace_equal else held < incoming,
+        )
+    )

@@ -12,11 +12,10 @@ Body size (issue 13: 10 MB bodies were parsed before a 422): a ``Content-Length`
 handed on whole.
 """
 
-import json
-from typing import Any
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from shared.problems import Problem, problem_response
 
 __all__ = ["BodySizeLimit", "ProxyHeadersMiddleware", "trusted_proxies"]
 
@@ -52,7 +51,7 @@ class BodySizeLimit:
             return
         length = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self._refuse(scope, send)
+            await self._refuse(scope, receive, send)
             return
         if length is not None:  # declared and within the limit (the server holds the client to it)
             await self.app(scope, receive, send)
@@ -68,24 +67,17 @@ class BodySizeLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_bytes:
-                await self._refuse(scope, send)
+                await self._refuse(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
         body: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self.app(scope, _replay([body], then=receive), send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        problem: dict[str, Any] = {
-            "type": "https://onewindow.example/problems/body_too_large",
-            "title": "Request body too large",
-            "status": 413,
-            "detail": f"the request body is over {self.max_bytes} bytes",
-            "instance": scope.get("path", ""),
-            "code": "body_too_large",
-        }
-        body = json.dumps(problem).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = Problem(
+            type="https://onewindow.example/problems/body_too_large", title="Request body too large", status=413,
+            detail=f"the request body is over {self.max_bytes} bytes", instance=scope.get("path", ""),
+            code="body_too_large",
+        )
+        await problem_response(problem, headers={"Connection": "close"})(scope, receive, send)

@@ -1,10 +1,6 @@
-"""Masking of personal data (ID numbers, credit codes, mobile numbers) for lists and logs, and the
-repeat window of the applicant's access log."""
+"""Masking of personal data (ID numbers, credit codes, mobile numbers) for lists and logs."""
 
 import re
-import time
-from collections import OrderedDict
-from collections.abc import Hashable
 
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
 _CREDIT_CODE = re.compile(r"(?<![0-9A-Z])([0-9A-HJ-NP-RTUWXY]{2}\d{6})[0-9A-HJ-NP-RTUWXY]{9}([0-9A-HJ-NP-RTUWXY])(?![0-9A-Z])")
@@ -42,27 +38,3 @@ def scrub(text: str) -> str:
     text = _CREDIT_CODE.sub(lambda m: m.group(1) + "*********" + m.group(2), text)
     return _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
 
-
-VIEW_REPEAT_SECONDS = 300
-
-
-class RecentViews:
-    """Full reads already published for the applicant's access log (per process): the same reader
-    reading the same object for the same purpose again within ``seconds`` (a screen that refreshes) is
-    one entry, not one per refresh. Bounded: the oldest are forgotten first."""
-
-    def __init__(self, seconds: float = VIEW_REPEAT_SECONDS, size: int = 50_000) -> None:
-        self.seconds, self.size = seconds, size
-        self._seen: OrderedDict[Hashable, float] = OrderedDict()
-
-    def first(self, key: Hashable, *, now: float | None = None) -> bool:
-        """True when ``key`` was not seen within the window (and remember it from now)."""
-        now = time.monotonic() if now is None else now
-        seen = self._seen.get(key)
-        if seen is not None and now - seen < self.seconds:
-            return False
-        self._seen[key] = now
-        self._seen.move_to_end(key)
-        while len(self._seen) > self.size:
-            self._seen.popitem(last=False)
-        return True

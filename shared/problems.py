@@ -36,6 +36,9 @@ class DomainError(Exception):
     status = 400
     code = "bad_request"
     title = "Bad request"
+    # True: the request's transaction commits although this error is its answer, because what the
+    # request wrote before refusing must stay (a failed identity check, a refused read on the access log)
+    keeps_writes = False
 
     def __init__(
         self, detail: str, *, errors: list[FieldError] | None = None, retry_after: int | None = None, **extra: Any
@@ -79,24 +82,6 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
-
-def domain_error_response(request: Request, exc: DomainError) -> JSONResponse:
-    """The problem response of a domain error. A route may return it instead of raising, when what the
-    request wrote must be kept (the request's transaction then commits), e.g. a failed identity check."""
-    return problem_response(
-        Problem(
-            type=f"https://onewindow.example/problems/{exc.code}",
-            title=exc.title,
-            status=exc.status,
-            detail=exc.detail,
-            instance=request.url.path,
-            errors=exc.errors,
-            code=exc.code,
-        ),
-        headers={"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None,
-        **exc.extra,
-    )
-
 def install_problem_handlers(app: FastAPI) -> None:
     """Turn validation errors, HTTP errors and domain errors into problem details."""
 
@@ -128,7 +113,19 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return domain_error_response(request, exc)
+        return problem_response(
+            Problem(
+                type=f"https://onewindow.example/problems/{exc.code}",
+                title=exc.title,
+                status=exc.status,
+                detail=exc.detail,
+                instance=request.url.path,
+                errors=exc.errors,
+                code=exc.code,
+            ),
+            headers={"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None,
+            **exc.extra,
+        )
 
     from sqlalchemy.exc import DBAPIError
 

@@ -27,7 +27,7 @@ from shared.handlers import ConsumerSpec
 from shared.inbox import Inbox, inbox_table, prune_handled
 from shared.observability import PRUNED, CorrelationMiddleware, configure_logging, get_logger
 from shared.outbox import Outbox, OutboxRelay, outbox_table, prune_published
-from shared.problems import install_problem_handlers
+from shared.problems import DomainError, install_problem_handlers
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -354,11 +354,20 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Request boundary: one transaction per request; commit on success, then wake the relay."""
+    """Request boundary: one transaction per request; commit on success (and on a ``DomainError`` that
+    ``keeps_writes``, which is then still the answer), roll back on any other error; then wake the relay."""
     runtime: Runtime = request.app.state.runtime
+    kept: DomainError | None = None
     async with runtime.sessionmaker() as session, session.begin():
-        yield session
+        try:
+            yield session
+        except DomainError as exc:
+            if not exc.keeps_writes:
+                raise
+            kept = exc  # leave the block normally: the transaction commits
     runtime.relay.wake()
+    if kept is not None:
+        raise kept
 
 
 # scope="function": commit before the response is sent, so a failed commit is never reported as success.

@@ -1,19 +1,14 @@
 """Who may see or change an application: loading it, hall and applicant checks, the lists a caller may read."""
 
-from datetime import UTC, datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.acceptance import repository as repo
 from services.acceptance.models import Application
+from shared.access_log import publish_view
 from shared.auth import Principal, Role
 from shared.events.applications import ApplicationViewed
 from shared.outbox import Outbox
-from shared.privacy import RecentViews
 from shared.problems import Forbidden, NotFound
-
-# reads published within the repeat window (shared.privacy.RecentViews), per process
-RECENT_VIEWS = RecentViews()
 
 
 async def load(session: AsyncSession, *, application_id: str, lock: bool = False) -> Application:
@@ -72,17 +67,9 @@ async def visible_applications(
 async def record_view(
     session: AsyncSession, *, outbox: Outbox, principal: Principal, app: Application, purpose: str
 ) -> None:
-    """Publish that ``principal`` read ``app`` with the applicant's data in full (``application.viewed``):
-    forms puts it in the applicant's access log. Staged in the request's transaction."""
-    if not RECENT_VIEWS.first((principal.sub, app.id, purpose)):
-        return  # the same reader refreshed the same page: one access-log entry per window
-    hall = next((h for h in (app.hall, app.collect_hall) if h and principal.may_act_in_hall(h)), None)
-    await outbox.add(
-        session,
-        ApplicationViewed(
-            applicant_id=app.applicant_id, reader=principal.sub, roles=sorted(principal.roles), hall=hall,
-            purpose=purpose, application_ref=app.id, subject=app.matter_code or app.bundle_code,
-            at=datetime.now(UTC),
-        ),
-        correlation_id=app.correlation_id,
+    """Publish that ``principal`` read ``app`` with the applicant's data in full (``application.viewed``)."""
+    await publish_view(
+        session, outbox, ApplicationViewed, principal=principal, applicant_id=app.applicant_id, purpose=purpose,
+        application_ref=app.id, subject=app.matter_code or app.bundle_code, correlation_id=app.correlation_id,
+        hall=next((h for h in (app.hall, app.collect_hall) if h and principal.may_act_in_hall(h)), None),
     )

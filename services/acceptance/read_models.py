@@ -65,16 +65,7 @@ async def record_called_ticket(session: AsyncSession, *, event: TicketCalled, co
 
 async def record_hall(session: AsyncSession, *, event: HallPublished) -> None:
     """Upsert a hall as ticketing published it (a higher ``hall_version`` wins)."""
-    await repo.upsert_hall(
-        session,
-        values={
-            "code": event.code,
-            "name": event.name,
-            "status": event.status,
-            "hall_version": event.hall_version,
-            "updated_at": event.updated_at,
-        },
-    )
+    await repo.upsert_hall(session, values=event.read_model_row())
 
 
 async def hall_errors(session: AsyncSession, *, code: str, field: str, unknown_ok: bool) -> list[FieldError]:

@@ -17,29 +17,16 @@ from services.acceptance.models import (
     Matter,
     StatusEntry,
 )
+from shared.db import upsert_newer
 
 
 async def upsert_matter(session: AsyncSession, *, values: dict[str, Any]) -> None:
     """Insert or replace a matter unless a newer catalogue version is already held."""
-    stmt = insert(Matter).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Matter.code],
-        set_={k: stmt.excluded[k] for k in values if k != "code"},
-        where=Matter.catalog_version <= stmt.excluded.catalog_version,
-    )
-    await session.execute(stmt)
-
+    await upsert_newer(session, Matter, values=values, version="catalog_version", replace_equal=True)
 
 async def upsert_bundle(session: AsyncSession, *, values: dict[str, Any]) -> None:
     """Insert or replace a bundle unless a newer catalogue version is already held."""
-    stmt = insert(Bundle).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Bundle.code],
-        set_={k: stmt.excluded[k] for k in values if k != "code"},
-        where=Bundle.catalog_version <= stmt.excluded.catalog_version,
-    )
-    await session.execute(stmt)
-
+    await upsert_newer(session, Bundle, values=values, version="catalog_version", replace_equal=True)
 
 async def upsert_ticket(session: AsyncSession, *, values: dict[str, Any]) -> None:
     """Record (or refresh) a called ticket."""
@@ -52,14 +39,7 @@ async def upsert_ticket(session: AsyncSession, *, values: dict[str, Any]) -> Non
 
 async def upsert_hall(session: AsyncSession, *, values: dict[str, Any]) -> None:
     """Insert or replace a hall unless a newer version of it is already held (a late copy changes nothing)."""
-    stmt = insert(Hall).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Hall.code],
-        set_={k: stmt.excluded[k] for k in values if k != "code"},
-        where=Hall.hall_version < stmt.excluded.hall_version,
-    )
-    await session.execute(stmt)
-
+    await upsert_newer(session, Hall, values=values, version="hall_version")
 
 async def get_hall(session: AsyncSession, *, code: str) -> Hall | None:
     return await session.get(Hall, code)

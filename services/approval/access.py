@@ -1,20 +1,16 @@
 """Finding what a caller may see, and locking what they change: tasks and applications by department."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.approval import repository
 from services.approval.models import Application, Task
+from shared.access_log import publish_view
 from shared.auth import Principal
 from shared.events.approvals import TaskViewed
 from shared.outbox import Outbox
-from shared.privacy import RecentViews
 from shared.problems import Forbidden, NotFound
-
-# reads published within the repeat window (shared.privacy.RecentViews), per process
-RECENT_VIEWS = RecentViews()
 
 
 async def get_visible_task(session: AsyncSession, *, task_id: str, principal: Principal) -> Task:
@@ -27,22 +23,14 @@ async def get_visible_task(session: AsyncSession, *, task_id: str, principal: Pr
 
 
 async def record_view(session: AsyncSession, *, outbox: Outbox, principal: Principal, task: Task) -> None:
-    """Publish that ``principal`` read ``task`` with the applicant in full (``approval.task_viewed``): forms
-    puts it in the applicant's access log. Staged in the request's transaction."""
+    """Publish that ``principal`` read ``task`` with the applicant in full (``approval.task_viewed``)."""
     applicant_id = str(task.applicant.get("id_number") or "")
-    if not applicant_id:
-        return
-    if not RECENT_VIEWS.first((principal.sub, task.id)):
-        return  # the same reader refreshed the same task: one access-log entry per window
-    await outbox.add(
-        session,
-        TaskViewed(
-            applicant_id=applicant_id, reader=principal.sub, roles=sorted(principal.roles),
-            hall=task.hall if principal.may_act_in_hall(task.hall) else None, department=task.department,
-            purpose="task", application_ref=task.application_id, subject=task.id, at=datetime.now(UTC),
-        ),
-        correlation_id=task.correlation_id,
-    )
+    if applicant_id:
+        await publish_view(
+            session, outbox, TaskViewed, principal=principal, applicant_id=applicant_id, purpose="task",
+            application_ref=task.application_id, subject=task.id, department=task.department,
+            hall=task.hall if principal.may_act_in_hall(task.hall) else None, correlation_id=task.correlation_id,
+        )
 
 
 # Every change of a task locks its application row first, then the task: decisions of one bundle are

@@ -17,6 +17,7 @@ from services.approval.models import (
     Task,
     TaskHistory,
 )
+from shared.db import upsert_newer
 
 
 async def insert_application(session: AsyncSession, *, values: dict) -> None:
@@ -328,14 +329,7 @@ async def open_department_tasks(session: AsyncSession, *, department: str) -> Se
 
 async def upsert_department(session: AsyncSession, *, values: dict) -> None:
     """Insert or replace a department of the catalogue unless a newer catalogue version is already held."""
-    stmt = insert(Department).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Department.code],
-        set_={k: stmt.excluded[k] for k in values if k != "code"},
-        where=Department.catalog_version <= stmt.excluded.catalog_version,
-    )
-    await session.execute(stmt)
-
+    await upsert_newer(session, Department, values=values, version="catalog_version", replace_equal=True)
 
 async def liaison_departments(session: AsyncSession, *, codes: set[str]) -> set[str]:
     """Which of ``codes`` the catalogue marks as without resident approvers (unknown codes: resident)."""

@@ -9,7 +9,7 @@ it, so the first prefill of a new draft passes. A positive answer is remembered 
 ``reading_basis_cache_seconds`` (a clerk prints and re-prefills the same application). A clerk also
 reads at most ``clerk_applicants_per_hour`` different applicants in an hour (opening drafts for
 arbitrary ID numbers cannot turn into bulk reads). A refused read is recorded in the applicant's access
-log with outcome ``refused`` and answered (not raised), so that record commits.
+log with outcome ``refused``; the error keeps that write (``DomainError.keeps_writes``).
 
 Applicants read their own data; services (``service`` role) are trusted callers that check their own
 users; auditors read masked profiles.
@@ -36,9 +36,11 @@ CACHE_ENTRIES = 10_000
 
 
 class ReadRefused(DomainError):
-    """A clerk's read without a reading basis (403) or beyond the clerk's budget (429)."""
+    """A clerk's read without a reading basis (403) or beyond the clerk's budget (429); the refusal's
+    record in the access log commits with the answer (``keeps_writes``)."""
 
     status, code, title = 403, "no_reading_basis", "No reason to read this applicant's data"
+    keeps_writes = True
 
 
 class ReadBudgetUsed(ReadRefused):
@@ -117,7 +119,7 @@ async def authorize(
     subject: str | None,
 ) -> None:
     """Check a clerk's reason to read ``applicant_id`` (see the module); raise ``ReadRefused`` after
-    recording the refusal in the caller's transaction (the route answers it so that the record commits)."""
+    recording the refusal in the caller's transaction (which commits it: ``keeps_writes``)."""
     if not needs_basis(principal, applicant_id):
         return
     access.check_applicant_id(applicant_id)  # a malformed identifier is the caller's 422, not a refusal

@@ -25,7 +25,7 @@ from services.forms.schemas import (
     VersionOut,
 )
 from shared.auth import Principal, Role, current_principal, public, require
-from shared.problems import Problem, domain_error_response, problem_response
+from shared.problems import Problem, problem_response
 from shared.service_app import RuntimeDep, SessionDep
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
@@ -162,12 +162,9 @@ async def prefill(body: PrefillRequest, session: SessionDep, principal: Principa
     this applicant, confirmed with acceptance): else 403 ``no_reading_basis``, and at most
     ``FORMS_CLERK_APPLICANTS_PER_HOUR`` applicants an hour (429 ``read_budget_used``); refusals are in the
     applicant's access log."""
-    try:
-        await reading_basis.authorize(session, request=request, principal=principal, applicant_id=body.applicant_id,
-                                      application_ref=body.application_ref, purpose="prefill",
-                                      subject=body.matter or body.bundle)
-    except reading_basis.ReadRefused as refused:
-        return domain_error_response(request, refused)  # answered, not raised: the refusal's record commits
+    await reading_basis.authorize(session, request=request, principal=principal, applicant_id=body.applicant_id,
+                                  application_ref=body.application_ref, purpose="prefill",
+                                  subject=body.matter or body.bundle)
     filled = await prefilling.prefill(session, principal=principal, request=body)
     return Response(json.dumps(filled, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
 
@@ -182,12 +179,9 @@ async def validate(body: ValidateRequest, session: SessionDep, principal: Princi
     """Check submitted values field by field (type, enumeration, GB 11643 / GB 32100 / mobile / e-mail);
     with ``applicant_id``, a value that alters a verified (locked) one is refused. 422 lists every field."""
     if body.applicant_id is not None:
-        try:
-            await reading_basis.authorize(session, request=request, principal=principal,
-                                          applicant_id=body.applicant_id, application_ref=body.application_ref,
-                                          purpose="validate", subject=body.matter or body.bundle)
-        except reading_basis.ReadRefused as refused:
-            return domain_error_response(request, refused)
+        await reading_basis.authorize(session, request=request, principal=principal,
+                                      applicant_id=body.applicant_id, application_ref=body.application_ref,
+                                      purpose="validate", subject=body.matter or body.bundle)
     result, errors = await validation.validate(session, principal=principal, request=body)
     if not errors:
         return result
@@ -218,14 +212,11 @@ async def print_form(
     applicant_id: Annotated[str, Query(min_length=1, max_length=32, pattern=NO_NUL)],
     application_ref: RefQuery = None,
     catalog_version: VersionQuery = None,
-) -> Response:
+) -> HTMLResponse:
     """The filled application form of a matter or bundle, print-ready HTML for signature (表单自动套打). A
     clerk names the application (``application_ref``), as for ``POST /prefill``."""
-    try:
-        await reading_basis.authorize(session, request=request, principal=principal, applicant_id=applicant_id,
-                                      application_ref=application_ref, purpose="print", subject=code)
-    except reading_basis.ReadRefused as refused:
-        return domain_error_response(request, refused)
+    await reading_basis.authorize(session, request=request, principal=principal, applicant_id=applicant_id,
+                                  application_ref=application_ref, purpose="print", subject=code)
     cat, form, filled = await printing.printable(
         session,
         principal=principal,
@@ -251,22 +242,18 @@ async def list_profiles(
     return await profiles.list_profiles(session, applicant_type=applicant_type, limit=limit, offset=offset)
 
 
-@profiles_router.get("/{applicant_id}", dependencies=[require(Role.CLERK, Role.AUDITOR, Role.APPLICANT)],
-                     response_model=ProfileOut)
+@profiles_router.get("/{applicant_id}", dependencies=[require(Role.CLERK, Role.AUDITOR, Role.APPLICANT)])
 async def get_profile(
     applicant_id: ApplicantPath,
     session: SessionDep,
     principal: PrincipalDep,
     request: Request,
     application_ref: RefQuery = None,
-) -> Any:
+) -> ProfileOut:
     """An applicant's stored values with provenance and licences; audited; masked for staff. A clerk
     names the application (``application_ref``), as for ``POST /prefill``."""
-    try:
-        await reading_basis.authorize(session, request=request, principal=principal, applicant_id=applicant_id,
-                                      application_ref=application_ref, purpose="profile", subject=None)
-    except reading_basis.ReadRefused as refused:
-        return domain_error_response(request, refused)
+    await reading_basis.authorize(session, request=request, principal=principal, applicant_id=applicant_id,
+                                  application_ref=application_ref, purpose="profile", subject=None)
     return await profiles.profile(session, principal=principal, applicant_id=applicant_id, application_ref=application_ref)
 
 

@@ -18,14 +18,6 @@ async def add_event(session: AsyncSession, *, values: dict[str, Any]) -> Securit
     return event
 
 
-async def count_events(session: AsyncSession, *, subject: str, action: str, since: datetime) -> int:
-    """How many ``action`` events ``subject`` has had since ``since``."""
-    stmt = select(func.count()).where(
-        SecurityEvent.subject == subject, SecurityEvent.action == action, SecurityEvent.at >= since
-    )
-    return int((await session.execute(stmt)).scalar_one())
-
-
 async def last_event_at(
     session: AsyncSession, *, subject: str, actions: list[str], client_ip: str | None = None
 ) -> datetime | None:

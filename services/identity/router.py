@@ -107,14 +107,21 @@ async def login(body: StaffLogin, request: Request, session: SessionDep) -> Any:
     return _refused(request, result) if isinstance(result, audit_log.Refusal) else result
 
 
+# a hall admin acting on a staff account (unlock, revoke its tokens)
+StaffUsername = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")]
+_ADMIN_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Not an account of the admin's halls"}, 404: {"description": "No such account"},
+}
+
+
 @router.post(
     "/auth/staff/{username}/unlock",
     response_model=Unlocked,
     summary="Lift a staff account's lock-out",
-    responses={403: {"description": "Not an account of the admin's halls"}, 404: {"description": "No such account"}},
+    responses=_ADMIN_REFUSALS,
 )
 async def unlock_staff(
-    username: Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")],
+    username: StaffUsername,
     request: Request,
     session: SessionDep,
     principal: Annotated[Principal, require(Role.HALL_ADMIN)],
@@ -130,10 +137,10 @@ async def unlock_staff(
     "/auth/staff/{username}/revoke-tokens",
     response_model=TokensRevoked,
     summary="Void every token of a staff account",
-    responses={403: {"description": "Not an account of the admin's halls"}, 404: {"description": "No such account"}},
+    responses=_ADMIN_REFUSALS,
 )
 async def revoke_staff_tokens(
-    username: Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")],
+    username: StaffUsername,
     request: Request,
     session: SessionDep,
     principal: Annotated[Principal, require(Role.HALL_ADMIN)],

@@ -57,16 +57,7 @@ async def on_notification_requested(event: NotificationRequested, ctx: Delivery[
 
 async def on_hall_published(event: HallPublished, ctx: Delivery[Resources]) -> None:
     """Remember the hall (a higher ``hall_version`` wins): results may be transferred to open halls only."""
-    await repository.upsert_hall(
-        ctx.session,
-        values={
-            "code": event.code,
-            "name": event.name,
-            "status": event.status,
-            "hall_version": event.hall_version,
-            "updated_at": event.updated_at,
-        },
-    )
+    await repository.upsert_hall(ctx.session, values=event.read_model_row())
 
 
 CONSUMERS: list[ConsumerSpec] = [

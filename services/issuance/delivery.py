@@ -6,6 +6,7 @@ proves who they are with something the pickup screen never shows: the full ID nu
 from the ID card) or a one-time pickup code sent to the holder (docs/issuance.md, "Identity at hand-over").
 """
 
+import asyncio
 import hashlib
 import hmac
 import math
@@ -57,7 +58,7 @@ async def find_for_pickup(
     app = await repository.by_tracking_code(session, tracking_code)
     if app is None:
         raise NotFound("no application with this tracking code")
-    if hall not in _pickup_halls(app):
+    if hall not in pickup_halls(app):
         raise WrongHall(
             f"the results wait at hall {app.collect_hall}: only its issuance windows may read, hand over or "
             "post them; the holder or that hall may transfer them here",
@@ -89,12 +90,9 @@ def tracking_code_from_qr(qr: str) -> str:
     return code
 
 
-def _pickup_halls(app: Application) -> set[str]:
+def pickup_halls(app: Application) -> tuple[str, ...]:
     """Where results may be handed over: the collection hall; for on-the-spot matters also where accepted."""
-    halls = {app.collect_hall}
-    if app.on_the_spot and app.hall:
-        halls.add(app.hall)
-    return halls
+    return (app.collect_hall, app.hall) if app.on_the_spot and app.hall else (app.collect_hall,)
 
 
 def _check_deliverable(app: Application) -> None:
@@ -114,32 +112,47 @@ def pickup_code_hash(code: str, *, salt: str, application_id: str) -> str:
 
 
 class IdentityCheckFailed(Unprocessable):
-    """A failed identity check at hand-over: what the request wrote (the failed check, the spent try) must
-    be kept, so the route answers this problem and lets the transaction commit instead of raising."""
+    """A failed identity check at hand-over: what the request wrote (the failed check, the spent try) is
+    kept, the request's transaction commits with this 422 (``keeps_writes``)."""
+
+    keeps_writes = True
 
 
 async def _record_failure(session: AsyncSession, *, values: dict[str, object], spend_code_try: bool) -> None:
     """Write a failed check (and count a wrong try of the pickup code) in the request's transaction, which
-    commits although the answer is a 422 (``IdentityCheckFailed``). The application's row lock is held,
+    commits although the answer is a 422 (``IdentityCheckFailed.keeps_writes``). The application's row lock is held,
     so checks of one pickup never overlap and the lock-out cannot be raced."""
     await repository.add_pickup_check(session, values=values)
     if spend_code_try:
         await repository.spend_pickup_code_try(session, application_id=str(values["application_id"]))
 
 
+async def _over_budget(
+    session: AsyncSession, *, app: Application, methods: tuple[str, ...], outcome: str, window: timedelta,
+    limit: int, now: datetime,
+) -> tuple[int, int | None]:
+    """How many pickup checks of ``methods`` with ``outcome`` fell in the last ``window``, and, when that is
+    ``limit`` or more, the seconds until the oldest of them leaves it (else None)."""
+    count, oldest = await repository.count_pickup_checks(
+        session, application_id=app.application_id, since=now - window, methods=methods, outcome=outcome
+    )
+    if count < limit or oldest is None:
+        return count, None
+    return count, max(1, math.ceil((oldest + window - now).total_seconds()))
+
+
 async def _check_lockout(session: AsyncSession, *, app: Application, now: datetime, deps: IssuanceDeps) -> None:
     settings = deps.settings
-    window = timedelta(seconds=settings.pickup_check_window_seconds)
-    failed, oldest = await repository.count_pickup_checks(
-        session, application_id=app.application_id, since=now - window, methods=("id_number", "pickup_code"),
-        outcome="failed",
+    failed, wait = await _over_budget(
+        session, app=app, methods=("id_number", "pickup_code"), outcome="failed",
+        window=timedelta(seconds=settings.pickup_check_window_seconds), limit=settings.pickup_check_max_failures,
+        now=now,
     )
-    if failed >= settings.pickup_check_max_failures and oldest is not None:
-        wait = math.ceil((oldest + window - now).total_seconds())
+    if wait is not None:
         raise TooManyChecks(
             f"{failed} identity checks of this pickup failed in the last "
             f"{settings.pickup_check_window_seconds // 60} minutes; hand-over is blocked for now",
-            retry_after=max(1, wait),
+            retry_after=wait,
         )
 
 
@@ -154,8 +167,8 @@ async def _check_identity(
     now: datetime,
     deps: IssuanceDeps,
 ) -> None:
-    """The collector is the holder: the full ID number / credit code, or the live pickup code (one try
-    wrong try counted). A failure is recorded (``_record_failure``) and is a 422 on the field; after
+    """The collector is the holder: the full ID number / credit code, or the live pickup code (a wrong
+    try counted). A failure is recorded (``_record_failure``) and is a 422 on the field; after
     ``pickup_check_max_failures`` within the window, 429 with Retry-After. Passing is recorded here."""
     await _check_lockout(session, app=app, now=now, deps=deps)
     method = "id_number" if id_number is not None else "pickup_code"
@@ -170,17 +183,17 @@ async def _check_identity(
     else:
         assert pickup_code is not None
         code = await repository.get_pickup_code(session, app.application_id)
-        live = (
-            code is not None and code.used_at is None and code.expires_at > now
-            and code.tries < deps.settings.pickup_code_max_tries
-        )
-        if code is None or not live:
+        if (
+            code is None or code.used_at is not None or code.expires_at <= now
+            or code.tries >= deps.settings.pickup_code_max_tries
+        ):
             await _record_failure(session, values=check | {"outcome": "failed"}, spend_code_try=False)
             raise IdentityCheckFailed(
                 "no valid pickup code for these results: send a new one",
                 errors=[FieldError(field="pickup_code", message="expired, used, tried out or never sent")],
             )
-        expected = pickup_code_hash(pickup_code, salt=code.salt, application_id=app.application_id)
+        expected = await asyncio.to_thread(pickup_code_hash, pickup_code, salt=code.salt,
+                                           application_id=app.application_id)  # scrypt: off the event loop
         if not hmac.compare_digest(expected, code.code_hash):
             await _record_failure(session, values=check | {"outcome": "failed"}, spend_code_try=True)
             left = deps.settings.pickup_code_max_tries - code.tries - 1
@@ -201,21 +214,19 @@ async def send_pickup_code(
     app = await find_for_pickup(session, tracking_code=tracking_code, hall=hall, principal=principal, lock=True)
     _check_deliverable(app)
     settings, now = deps.settings, datetime.now(UTC)
-    sent, oldest = await repository.count_pickup_checks(
-        session, application_id=app.application_id, since=now - timedelta(hours=1), methods=("code_request",),
-        outcome="sent",
+    sent, wait = await _over_budget(
+        session, app=app, methods=("code_request",), outcome="sent", window=timedelta(hours=1),
+        limit=settings.pickup_code_requests_per_hour, now=now,
     )
-    if sent >= settings.pickup_code_requests_per_hour and oldest is not None:
-        raise TooManyPickupCodes(
-            f"{sent} pickup codes were sent for these results in the last hour",
-            retry_after=max(1, math.ceil((oldest + timedelta(hours=1) - now).total_seconds())),
-        )
+    if wait is not None:
+        raise TooManyPickupCodes(f"{sent} pickup codes were sent for these results in the last hour",
+                                 retry_after=wait)
     code = f"{secrets.randbelow(10**PICKUP_CODE_DIGITS):0{PICKUP_CODE_DIGITS}d}"
     salt = secrets.token_hex(16)
     expires_at = now + timedelta(seconds=settings.pickup_code_ttl_seconds)
+    code_hash = await asyncio.to_thread(pickup_code_hash, code, salt=salt, application_id=app.application_id)
     await repository.put_pickup_code(session, values={
-        "application_id": app.application_id, "code_hash": pickup_code_hash(code, salt=salt,
-                                                                            application_id=app.application_id),
+        "application_id": app.application_id, "code_hash": code_hash,
         "salt": salt, "created_at": now, "expires_at": expires_at, "tries": 0, "used_at": None,
         "requested_by": principal.sub,
     })

@@ -1,27 +1,25 @@
 """Licence library: reading licences, their status, and verifying them (by number, QR or signed file)."""
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.issuance import numbers, repository
+from services.issuance import delivery, numbers, repository
 from services.issuance.deps import IssuanceDeps
 from services.issuance.models import Licence
 from services.issuance.signing import canonical_json
+from shared.access_log import publish_view
 from shared.auth import Principal, Role
 from shared.events.licences import LicenceViewed
 from shared.observability import get_logger
 from shared.outbox import Outbox
-from shared.privacy import RecentViews, mask_id_number, mask_name
+from shared.privacy import mask_id_number, mask_name
 from shared.problems import FieldError, NotFound, Unprocessable
 
 log = get_logger(__name__)
 
-
-# licence reads published within the repeat window (shared.privacy.RecentViews), per process
-RECENT_VIEWS = RecentViews()
 
 
 def checked_licence_no(text: str) -> str:
@@ -72,7 +70,7 @@ async def licence_for_reader(
     )
     if not allowed and principal.has(Role.ISSUANCE_CLERK):
         app = await repository.get_application(session, licence.application_id)
-        halls = [] if app is None else [app.collect_hall, app.collected_hall] + ([app.hall] if app.on_the_spot else [])
+        halls = [] if app is None else [*delivery.pickup_halls(app), app.collected_hall]
         hall = next((h for h in halls if h and principal.may_act_in_hall(h)), None)
         allowed = hall is not None
     if not allowed:
@@ -80,15 +78,10 @@ async def licence_for_reader(
     log.info(
         "licence read", licence_no=licence.licence_no, reader=principal.sub, roles=sorted(principal.roles)
     )
-    if not RECENT_VIEWS.first((principal.sub, licence.licence_no)):
-        return licence  # the same reader again within the window: one access-log entry
-    await outbox.add(
-        session,
-        LicenceViewed(
-            applicant_id=licence.holder_id, reader=principal.sub, roles=sorted(principal.roles), hall=hall,
-            department=licence.issuing_department if principal.has(Role.APPROVER) else None, purpose="licence",
-            application_ref=licence.application_id, subject=licence.licence_no, at=datetime.now(UTC),
-        ),
+    await publish_view(
+        session, outbox, LicenceViewed, principal=principal, applicant_id=licence.holder_id, purpose="licence",
+        application_ref=licence.application_id, subject=licence.licence_no, hall=hall,
+        department=licence.issuing_department if principal.has(Role.APPROVER) else None,
         correlation_id=licence.correlation_id,
     )
     return licence

@@ -16,6 +16,7 @@ from services.issuance.models import (
     PickupCode,
     Result,
 )
+from shared.db import upsert_newer
 
 
 async def insert_application_stub(session: AsyncSession, *, values: dict[str, Any]) -> None:
@@ -137,15 +138,7 @@ async def log_notification(session: AsyncSession, *, values: dict[str, Any]) -> 
 
 async def upsert_hall(session: AsyncSession, *, values: dict[str, Any]) -> None:
     """Insert or replace a hall unless a newer version of it is already held (a late copy changes nothing)."""
-    stmt = insert(Hall).values(**values)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[Hall.code],
-            set_={k: stmt.excluded[k] for k in values if k != "code"},
-            where=Hall.hall_version < stmt.excluded.hall_version,
-        )
-    )
-
+    await upsert_newer(session, Hall, values=values, version="hall_version")
 
 async def get_hall(session: AsyncSession, code: str) -> Hall | None:
     return await session.get(Hall, code)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from services.issuance import delivery, library, readthrough, revocation
 from services.issuance.config import IssuanceSettings
@@ -33,7 +33,6 @@ from services.issuance.schemas import (
 from services.issuance.signing import CANONICALIZATION
 from shared.auth import Principal, Role, current_principal, public, require
 from shared.privacy import mask_id_number, mask_name
-from shared.problems import domain_error_response
 from shared.service_app import SessionDep
 
 
@@ -151,7 +150,7 @@ async def pickup_checks(
             for c in await delivery.pickup_checks(session, application_id=app.application_id)]
 
 
-@pickups.post("/{tracking_code}/handover", dependencies=[require(Role.ISSUANCE_CLERK)], response_model=PickupView,
+@pickups.post("/{tracking_code}/handover", dependencies=[require(Role.ISSUANCE_CLERK)],
               responses=WRONG_HALL | {429: {"description": "Too many failed identity checks; see Retry-After"}})
 async def hand_over(
     tracking_code: TrackingCode,
@@ -159,25 +158,21 @@ async def hand_over(
     session: SessionDep,
     principal: PrincipalDep,
     deps: DepsDep,
-    request: Request,
-) -> PickupView | JSONResponse:
+) -> PickupView:
     """Hand the results over at the hall where they wait after checking who collects: the holder's full
     ID number / credit code, or the pickup code sent to them; exactly once (409 afterwards). A wrong one
     is a 422 on its field and is recorded; after ``ISSUANCE_PICKUP_CHECK_MAX_FAILURES`` (5) within
     ``ISSUANCE_PICKUP_CHECK_WINDOW_SECONDS`` (15 min) hand-over is 429 with Retry-After."""
-    try:
-        app = await delivery.hand_over(
-            session,
-            tracking_code=tracking_code,
-            hall=body.hall,
-            id_number=body.id_number,
-            pickup_code=body.pickup_code,
-            window=body.window,
-            principal=principal,
-            deps=deps,
-        )
-    except delivery.IdentityCheckFailed as failed:
-        return domain_error_response(request, failed)  # answered, not raised: the failed check is kept
+    app = await delivery.hand_over(
+        session,
+        tracking_code=tracking_code,
+        hall=body.hall,
+        id_number=body.id_number,
+        pickup_code=body.pickup_code,
+        window=body.window,
+        principal=principal,
+        deps=deps,
+    )
     return await _pickup_view(session, app)
 
 

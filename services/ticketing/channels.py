@@ -20,6 +20,7 @@ from fastapi import HTTPException, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ticketing import repository as repo
+from services.ticketing.config import TicketingSettings
 from shared.auth import Principal, RateLimiter, Role
 from shared.problems import Forbidden
 
@@ -37,19 +38,11 @@ def channel_of(principal: Principal) -> str:
     return "web"  # an applicant: require() admitted nothing else
 
 
-def kiosk_limiter(request: Request, *, per_minute: int) -> RateLimiter:
-    """The per-device ticket budget (``app.state.kiosk_rate_limiter``), made on first use; it counts where
+def kiosk_limiter(settings: TicketingSettings) -> RateLimiter:
+    """The per-device ticket budget (``app.state.kiosk_rate_limiter``, made with the app); it counts where
     the public limits count (``rate_limit_storage_uri``: per replica, or shared in Redis)."""
-    limiter: RateLimiter | None = getattr(request.app.state, "kiosk_rate_limiter", None)
-    if limiter is None:
-        settings = request.app.state.runtime.settings
-        limiter = RateLimiter(
-            per_minute,
-            storage_uri=getattr(settings, "rate_limit_storage_uri", None) or "memory://",
-            namespace=f"{settings.service_name}:kiosk",
-        )
-        request.app.state.kiosk_rate_limiter = limiter
-    return limiter
+    return RateLimiter(settings.kiosk_tickets_per_minute, storage_uri=settings.rate_limit_storage_uri,
+                       namespace=f"{settings.service_name}:kiosk")
 
 
 async def admit(request: Request, *, principal: Principal, hall: str, kiosk_per_minute: int) -> str:
@@ -59,7 +52,8 @@ async def admit(request: Request, *, principal: Principal, hall: str, kiosk_per_
     if channel in ("kiosk", "window"):
         principal.check_hall(hall)
     if channel == "kiosk":
-        wait = await kiosk_limiter(request, per_minute=kiosk_per_minute).take((principal.sub, "tickets"))
+        limiter: RateLimiter = request.app.state.kiosk_rate_limiter
+        wait = await limiter.take((principal.sub, "tickets"))
         if wait > 0:
             request.state.audit_reason = "device_budget"
             raise HTTPException(

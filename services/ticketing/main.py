@@ -4,10 +4,10 @@ import asyncio
 
 from fastapi import FastAPI
 
-from services.ticketing import consumers, halls, router
+from services.ticketing import channels, consumers, halls, router
 from services.ticketing.config import TicketingSettings
 from services.ticketing.models import backbone
-from shared.service_app import Runtime, create_service_app
+from shared.service_app import Runtime, close_on_shutdown, create_service_app
 
 
 def _on_started(runtime: Runtime) -> None:
@@ -17,8 +17,9 @@ def _on_started(runtime: Runtime) -> None:
 
 def create_app(settings: TicketingSettings | None = None) -> FastAPI:
     """The ticketing app."""
-    return create_service_app(
-        settings=settings or TicketingSettings(),
+    settings = settings or TicketingSettings()
+    app = create_service_app(
+        settings=settings,
         title="OneWindow ticketing",
         description="The unified smart queue (智能排队叫号): a citizen picks the matter, the hall routes the number "
         "to the window group with the least expected wait. Halls, zones, windows and skills, numbers, calls, "
@@ -28,6 +29,9 @@ def create_app(settings: TicketingSettings | None = None) -> FastAPI:
         consumers=consumers.CONSUMERS,
         on_started=_on_started,
     )
+    app.state.kiosk_rate_limiter = channels.kiosk_limiter(settings)
+    close_on_shutdown(app, app.state.kiosk_rate_limiter)  # a shared store's connections
+    return app
 
 
 app = create_app()

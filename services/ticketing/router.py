@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from services.ticketing import (
@@ -21,6 +21,7 @@ from services.ticketing import (
     statistics,
     tickets,
 )
+from services.ticketing.config import TicketingSettings
 from services.ticketing.models import Appointment, Hall, Slot, Ticket, Window, Zone
 from services.ticketing.schemas import (
     AppointmentOut,
@@ -62,6 +63,15 @@ WindowStaff = Annotated[Principal, require(*WINDOW_ROLES)]
 Applicant = Annotated[Principal, require(Role.APPLICANT)]
 WindowStaffOrService = Annotated[Principal, require(Role.CLERK, Role.SERVICE)]
 TicketTaker = Annotated[Principal, require(*channels.TAKE_ROLES)]
+
+
+def _settings(request: Request) -> TicketingSettings:
+    """The running service's settings (a ``TicketingSettings``, as given to ``create_app``)."""
+    settings: TicketingSettings = request.app.state.runtime.settings
+    return settings
+
+
+Settings = Annotated[TicketingSettings, Depends(_settings)]
 DISPLAY_PAGE = Path(__file__).resolve().parent / "display.html"
 BOARD_BATCH = 50  # board entries read per poll
 
@@ -284,7 +294,7 @@ async def ticket_call(ticket_id: uuid.UUID, session: SessionDep, principal: Wind
     429: {"description": "This kiosk device's tickets per minute are used up; see Retry-After"},
 })
 async def take_ticket(hall: HallCode, body: TakeTicket, session: SessionDep, runtime: RuntimeDep,
-                      request: Request, principal: TicketTaker) -> TicketIssuedOut:
+                      settings: Settings, request: Request, principal: TicketTaker) -> TicketIssuedOut:
     """Take a number for a matter; answers position, estimated wait and the rating secret (only here).
 
     Who: a kiosk device token of the hall (channel ``kiosk``; each device at most
@@ -293,9 +303,8 @@ async def take_ticket(hall: HallCode, body: TakeTicket, session: SessionDep, run
     a clerk of the hall for a walk-in at the counter (``window``). Anonymous web visitors use
     ``POST /halls/{hall}/web-tickets`` with a captcha proof. The ticket's ``correlation_id`` is the
     request's X-Correlation-ID if one was sent, else the ticket id."""
-    settings = runtime.settings
     channel = await channels.admit(request, principal=principal, hall=hall,
-                                   kiosk_per_minute=getattr(settings, "kiosk_tickets_per_minute", 30))
+                                   kiosk_per_minute=settings.kiosk_tickets_per_minute)
     if body.channel is not None and body.channel != channel:
         raise Unprocessable("channel differs from the caller's", errors=[FieldError(
             field="channel", message=f"this caller takes numbers through the {channel} channel; leave it out")])
@@ -304,7 +313,7 @@ async def take_ticket(hall: HallCode, body: TakeTicket, session: SessionDep, run
     ticket, position, minutes = await tickets.take(
         session, outbox=runtime.outbox, hall_code=hall, matter_code=body.matter_code, channel=channel,
         green_channel=body.green_channel, correlation_id=caller_correlation(request), applicant_id=applicant,
-        max_waiting_per_applicant=getattr(settings, "web_tickets_per_applicant_day", 2) if applicant else None,
+        max_waiting_per_applicant=settings.web_tickets_per_applicant_day if applicant else None,
         rating_secret_hash=digest,
     )
     return issued_out(ticket, secret, position=position, minutes=minutes)
@@ -312,16 +321,15 @@ async def take_ticket(hall: HallCode, body: TakeTicket, session: SessionDep, run
 
 @router.post("/halls/{hall}/web-tickets", status_code=201, dependencies=[public()], tags=["public"])
 async def take_web_ticket(hall: HallCode, body: WebTicket, session: SessionDep, runtime: RuntimeDep,
-                          request: Request) -> TicketIssuedOut:
+                          settings: Settings, request: Request) -> TicketIssuedOut:
     """Take a number on the web without a login (channel ``web``), with a single-use proof from the
     integrator's captcha service signed with ``TICKETING_WEB_PROOF_SECRET`` (unset: refused). A
     forged, malformed, expired (or expiring more than 10 minutes ahead) or reused proof is a 403 problem
     with code ``proof_invalid``, ``proof_expired`` or ``proof_used``."""
-    settings = runtime.settings
-    secret_setting = getattr(settings, "web_proof_secret", None)
+    proof_secret = settings.web_proof_secret
     proof = channels.verify_proof(
-        body.proof, hall=hall, secret=secret_setting.get_secret_value() if secret_setting else None,
-        max_ttl_seconds=getattr(settings, "web_proof_max_ttl_seconds", 600),
+        body.proof, hall=hall, secret=proof_secret.get_secret_value() if proof_secret else None,
+        max_ttl_seconds=settings.web_proof_max_ttl_seconds,
     )
     await channels.spend_proof(session, proof=proof, hall=hall)
     secret, digest = tickets.new_rating_secret()
@@ -450,14 +458,14 @@ async def list_slots(hall: HallCode, session: SessionDep, day: SaneDate,
 
 
 @router.post("/appointments", status_code=201, tags=["appointments"])
-async def book(body: Book, session: SessionDep, runtime: RuntimeDep, principal: Applicant) -> AppointmentOut:
+async def book(body: Book, session: SessionDep, settings: Settings, principal: Applicant) -> AppointmentOut:
     """Book a slot (applicants; never beyond the slot's capacity). At most
     ``TICKETING_MAX_BOOKINGS_PER_MATTER_DAY`` (default 1) active bookings per applicant, matter and day:
     409 ``booking_limit`` beyond."""
     assert principal.applicant_id is not None
     return appointment_out(await appointments.book(
         session, slot_id=body.slot_id, applicant_id=principal.applicant_id,
-        max_per_matter_day=getattr(runtime.settings, "max_bookings_per_matter_day", 1),
+        max_per_matter_day=settings.max_bookings_per_matter_day,
     ))
 
 

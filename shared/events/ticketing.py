@@ -106,3 +106,7 @@ class HallPublished(Event):
 
     def aggregate_key(self) -> str:
         return self.code
+
+    def read_model_row(self) -> dict[str, object]:
+        """What another service's halls read model keeps (acceptance, issuance): highest version wins."""
+        return self.model_dump(include={"code", "name", "status", "hall_version", "updated_at"})

@@ -7,7 +7,6 @@ and day, checked under a lock so concurrent bookings cannot both pass; every req
 """
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,10 +15,10 @@ import httpx
 import pytest_asyncio
 from sqlalchemy import func, select
 
-from services.ticketing import catalog, hours
+from services.ticketing import hours
 from services.ticketing.models import Appointment
 from shared.auth import RateLimiter
-from shared.events.catalog import MatterPublished
+from tests.ticketing.conftest import new_hall, remember_matter
 
 MATTER, OTHER_MATTER = "SECBK-001", "SECBK-002"
 
@@ -30,18 +29,10 @@ async def hall(ticketing: httpx.AsyncClient, infra) -> AsyncIterator[dict[str, A
     that day and one for MATTER the next day."""
     previous = getattr(ticketing.app.state, "rate_limiter", None)
     ticketing.app.state.rate_limiter = RateLimiter(1_000_000)
-    runtime = ticketing.app.state.runtime
-    async with runtime.sessionmaker() as session, session.begin():
-        for code in (MATTER, OTHER_MATTER):
-            await catalog.upsert_matter(session, event=MatterPublished(
-                catalog_version=0, code=code, name="预约测试事项", department="SECBK", category="PERMIT", zone="A",
-                applicant_type="natural_person", legal_limit_working_days=5, promised_limit_working_days=3,
-                avg_handling_minutes=10, daily_share_weight=1.0, published_at=datetime.now(UTC)))
-    code = f"SB{uuid.uuid4().hex[:8].upper()}"
-    admin = infra.auth("hall_admin", halls=[code])
-    body = {"name": "预约测试大厅", "opens_at": "00:00:00", "closes_at": "00:00:00", "open_days": "all",
-            "zones": [{"code": "A", "name": "A区"}]}
-    assert (await ticketing.put(f"/halls/{code}", json=body, headers=admin)).status_code == 200
+    for code in (MATTER, OTHER_MATTER):
+        await remember_matter(ticketing, code, name="预约测试事项")
+    kit = await new_hall(ticketing, infra, name="预约测试大厅", closes_at="00:00:00")
+    code, admin = kit.code, kit.admin
     day = hours.business_day(datetime.now(UTC)) + timedelta(days=2)
     nine = datetime.combine(day, datetime.min.time(), tzinfo=hours.TZ) + timedelta(hours=9)
 

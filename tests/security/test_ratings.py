@@ -8,17 +8,15 @@ needs it, and a wrong one is a 403 that uses nothing up.
 import base64
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest_asyncio
 from sqlalchemy import select
 
-from services.ticketing import catalog
 from services.ticketing.models import Ticket
 from shared.auth import RateLimiter
-from shared.events.catalog import MatterPublished
+from tests.ticketing.conftest import new_hall, remember_matter
 
 MATTER = "SECRT-001"
 
@@ -28,21 +26,10 @@ async def hall(ticketing: httpx.AsyncClient, infra) -> AsyncIterator[dict[str, A
     """A hall with window W1 staffed by a clerk, serving MATTER."""
     previous = getattr(ticketing.app.state, "rate_limiter", None)
     ticketing.app.state.rate_limiter = RateLimiter(1_000_000)
-    runtime = ticketing.app.state.runtime
-    async with runtime.sessionmaker() as session, session.begin():
-        await catalog.upsert_matter(session, event=MatterPublished(
-            catalog_version=0, code=MATTER, name="评价测试事项", department="SECRT", category="PERMIT", zone="A",
-            applicant_type="natural_person", legal_limit_working_days=5, promised_limit_working_days=3,
-            avg_handling_minutes=10, daily_share_weight=1.0, published_at=datetime.now(UTC)))
-    code = f"SR{uuid.uuid4().hex[:8].upper()}"
-    admin = infra.auth("hall_admin", halls=[code])
-    clerk = infra.auth("clerk", halls=[code], sub=f"clerk-{code}", name="李四")
-    body = {"name": "评价测试大厅", "opens_at": "00:00:00", "closes_at": "00:00:00", "open_days": "all",
-            "zones": [{"code": "A", "name": "A区"}]}
-    assert (await ticketing.put(f"/halls/{code}", json=body, headers=admin)).status_code == 200
-    window = {"zone": "A", "name": "1号窗", "skills": [MATTER]}
-    assert (await ticketing.put(f"/halls/{code}/windows/W1", json=window, headers=admin)).status_code == 200
-    assert (await ticketing.post(f"/halls/{code}/windows/W1/sign-in", headers=clerk)).status_code == 200
+    await remember_matter(ticketing, MATTER, name="评价测试事项")
+    kit = await new_hall(ticketing, infra, name="评价测试大厅", closes_at="00:00:00")
+    await kit.window("W1", "A", [MATTER])
+    code, clerk = kit.code, kit.clerk("W1")
     yield {"code": code, "clerk": clerk, "kiosk": infra.auth("kiosk", sub=f"kiosk:{code}", halls=[code])}
     ticketing.app.state.rate_limiter = previous
 

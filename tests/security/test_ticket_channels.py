@@ -9,7 +9,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -17,10 +16,10 @@ import pytest_asyncio
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from services.ticketing import catalog, channels
+from services.ticketing import channels
 from services.ticketing.models import Ticket
 from shared.auth import RateLimiter
-from shared.events.catalog import MatterPublished
+from tests.ticketing.conftest import new_hall, remember_matter
 
 MATTER = "SECCH-001"
 PROOF_SECRET = "integrator-captcha-secret-0123456789abcdef"
@@ -31,19 +30,10 @@ async def hall(ticketing: httpx.AsyncClient, infra) -> AsyncIterator[str]:  # ty
     """A hall open round the clock with one window serving MATTER (the matter in the read model)."""
     previous = getattr(ticketing.app.state, "rate_limiter", None)
     ticketing.app.state.rate_limiter = RateLimiter(1_000_000)  # the per-address limit is not under test here
-    runtime = ticketing.app.state.runtime
-    async with runtime.sessionmaker() as session, session.begin():
-        await catalog.upsert_matter(session, event=MatterPublished(
-            catalog_version=0, code=MATTER, name="渠道测试事项", department="SECCH", category="PERMIT", zone="A",
-            applicant_type="natural_person", legal_limit_working_days=5, promised_limit_working_days=3,
-            avg_handling_minutes=10, daily_share_weight=1.0, published_at=datetime.now(UTC)))
-    code = f"SC{uuid.uuid4().hex[:8].upper()}"
-    admin = infra.auth("hall_admin", halls=[code])
-    body = {"name": "渠道测试大厅", "opens_at": "00:00:00", "closes_at": "00:00:00", "open_days": "all",
-            "zones": [{"code": "A", "name": "A区"}]}
-    assert (await ticketing.put(f"/halls/{code}", json=body, headers=admin)).status_code == 200
-    window = {"zone": "A", "name": "1号窗", "skills": [MATTER]}
-    assert (await ticketing.put(f"/halls/{code}/windows/W1", json=window, headers=admin)).status_code == 200
+    await remember_matter(ticketing, MATTER, name="渠道测试事项")
+    kit = await new_hall(ticketing, infra, name="渠道测试大厅", closes_at="00:00:00")
+    await kit.window("W1", "A", [MATTER], sign_in=False)
+    code = kit.code
     yield code
     ticketing.app.state.rate_limiter = previous
 
@@ -103,7 +93,8 @@ async def test_each_caller_takes_numbers_through_its_channel(ticketing, infra, h
 async def test_a_kiosk_device_has_a_budget_per_minute(ticketing, infra, hall) -> None:  # type: ignore[no-untyped-def]
     state = ticketing.app.state
     previous = getattr(state, "kiosk_rate_limiter", None)
-    state.kiosk_rate_limiter = None  # made afresh from the settings (tests/ticketing installs a huge one)
+    # made afresh from the settings (tests/ticketing installs a huge one)
+    state.kiosk_rate_limiter = channels.kiosk_limiter(state.runtime.settings)
     budget = state.runtime.settings.kiosk_tickets_per_minute
     assert budget == 30
     device = infra.auth("kiosk", sub=f"kiosk:flood-{uuid.uuid4().hex[:6]}", halls=[hall])

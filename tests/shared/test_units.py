@@ -100,7 +100,7 @@ def test_published_asyncapi_document_matches_the_event_models() -> None:
 
 
 def test_a_refreshing_screen_is_one_access_log_entry_per_window() -> None:
-    from shared.privacy import RecentViews
+    from shared.access_log import RecentViews
 
     views = RecentViews(seconds=300, size=2)
     assert views.first(("clerk-1", "APP-1"), now=0.0)

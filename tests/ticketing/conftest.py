@@ -35,15 +35,20 @@ async def tk(ticketing: httpx.AsyncClient) -> httpx.AsyncClient:
         ticketing.app.state.rate_limiter = auth.RateLimiter(1_000_000)
         # the module halls take many numbers from one kiosk; the device budget has its own tests
         ticketing.app.state.kiosk_rate_limiter = auth.RateLimiter(1_000_000)
-    runtime = ticketing.app.state.runtime
-    async with runtime.sessionmaker() as session, session.begin():
-        for code, category, zone, minutes, weight in MATTERS:
-            await catalog.upsert_matter(session, event=MatterPublished(
-                catalog_version=0, code=code, name=code, department=code.split("-")[0], category=category,
-                zone=zone, applicant_type="natural_person", legal_limit_working_days=5,
-                promised_limit_working_days=3, avg_handling_minutes=minutes, daily_share_weight=weight,
-                published_at=datetime.now(UTC)))
+    for code, category, zone, minutes, weight in MATTERS:
+        await remember_matter(ticketing, code, category=category, zone=zone, minutes=minutes, weight=weight)
     return ticketing
+
+
+async def remember_matter(client: httpx.AsyncClient, code: str, *, name: str | None = None, category: str = "PERMIT",
+                          zone: str = "A", minutes: float = 10, weight: float = 1.0) -> None:
+    """Put a matter into ticketing's read model, as catalog.matter_published would."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    async with runtime.sessionmaker() as session, session.begin():
+        await catalog.upsert_matter(session, event=MatterPublished(
+            catalog_version=0, code=code, name=name or code, department=code.split("-")[0], category=category,
+            zone=zone, applicant_type="natural_person", legal_limit_working_days=5, promised_limit_working_days=3,
+            avg_handling_minutes=minutes, daily_share_weight=weight, published_at=datetime.now(UTC)))
 
 
 @dataclass
