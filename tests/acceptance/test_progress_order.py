@@ -47,14 +47,15 @@ class Back:
 
     async def deliver(self, event: Event, *, at: datetime, producer: str) -> dict[str, Any]:
         """Publish ``event`` as having happened at ``at``; the application once acceptance recorded it."""
-        before = len((await self.view())["history"])
         envelope = Envelope.wrap(event, producer=producer, correlation_id=self.app["id"])
         envelope = envelope.model_copy(update={"occurred_at": at})
         await self.acc.app.state.runtime.bus.publish(envelope, stream=event.STREAM)  # type: ignore[attr-defined]
 
         async def recorded() -> dict[str, Any] | None:
+            # our own entry, found by when it happened: other entries (the session's real services) may
+            # land in between, so a longer history alone does not say this event was applied
             view = await self.view()
-            return view if len(view["history"]) > before else None
+            return view if any(datetime.fromisoformat(h["at"]) == at for h in view["history"]) else None
 
         return await wait_for(recorded, timeout=30, interval=0.1, message=f"{event.TYPE} recorded")
 
