@@ -336,6 +336,10 @@ class RevocationList:
         self._loaded_at = time.monotonic()  # failed or not: poll again after the interval
 
 
+VERIFIED_CACHE_SECONDS = 300.0
+VERIFIED_CACHE_SIZE = 10_000
+
+
 class Authenticator:
     """Verifies bearer tokens: signature, algorithm allow-list, issuer, audience, expiry."""
 
@@ -350,8 +354,29 @@ class Authenticator:
         own = [f"{audience}.{service}"] if service else []
         self.audience: str | list[str] = own + ([audience] if accept_shared_audience or not own else [])
         self.revocations = revocations  # None: no revocation list configured (auth_revocations_url)
+        # token -> (principal, iat, remember until): Ed25519 verification of the same token on every call
+        # of a window or kiosk was the largest single cost of a request
+        self._verified: dict[str, tuple[Principal, int, float]] = {}
 
     async def verify(self, token: str) -> Principal:
+        """The principal of a valid token, else 401. A token verified once is remembered until it expires
+        (at most ``VERIFIED_CACHE_SECONDS``, so a key withdrawn from the JWKS stops it within minutes); the
+        revocation list is consulted on every call."""
+        cached = self._verified.get(token)
+        if cached is not None and cached[2] > time.time():
+            principal, issued_at = cached[0], cached[1]
+        else:
+            principal, issued_at, until = await self._verify_signed(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()  # a burst of distinct tokens: start over rather than grow
+            self._verified[token] = (principal, issued_at, until)
+        if self.revocations is not None and await self.revocations.revoked(principal.sub, issued_at):
+            raise HTTPException(401, "invalid token: revoked (logged out or revoked by an admin)",
+                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return principal
+
+    async def _verify_signed(self, token: str) -> tuple[Principal, int, float]:
+        """(principal, iat, remember until) of a token whose signature and claims check out, else 401."""
         try:
             if len(token) > MAX_TOKEN_CHARS:
                 raise jwt.InvalidTokenError("token too long")
@@ -371,15 +396,13 @@ class Authenticator:
                 issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
+            issued_at, expires = int(claims["iat"]), float(claims["exp"])
         except Exception as exc:  # any malformed or mismatched token is the caller's fault: 401, never 500
             raise HTTPException(
                 401,
                 f"invalid token: {type(exc).__name__}",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from exc
-        if self.revocations is not None and await self.revocations.revoked(str(claims["sub"]), int(claims["iat"])):
-            raise HTTPException(401, "invalid token: revoked (logged out or revoked by an admin)",
-                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         roles, halls, departments = (
             claims.get("roles", []),
             claims.get("halls", []),
@@ -391,15 +414,16 @@ class Authenticator:
             raise HTTPException(
                 401, "invalid token: malformed claims", headers={"WWW-Authenticate": "Bearer"}
             )
-        return Principal(
+        principal = Principal(
             sub=str(claims["sub"]),
-            roles=frozenset(claims.get("roles", [])),
-            halls=frozenset(claims.get("halls", [])),
-            departments=frozenset(claims.get("departments", [])),
+            roles=frozenset(roles),
+            halls=frozenset(halls),
+            departments=frozenset(departments),
             name=claims.get("name"),
             staff_no=_optional_text(claims.get("staff_no"), limit=20),
             unit=_optional_text(claims.get("unit"), limit=100),
         )
+        return principal, issued_at, min(expires, time.time() + VERIFIED_CACHE_SECONDS)
 
 
 def _optional_text(value: Any, *, limit: int) -> str | None:

@@ -8,9 +8,8 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import context
 from shared.privacy import scrub
@@ -106,26 +105,40 @@ def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name)
 
 
-class CorrelationMiddleware(BaseHTTPMiddleware):
-    """Takes or creates the correlation id, echoes it, and records request metrics."""
+class CorrelationMiddleware:
+    """Takes or creates the correlation id, echoes it, and records request metrics.
 
-    def __init__(self, app: Any, *, service: str) -> None:
-        super().__init__(app)
+    Pure ASGI (not ``BaseHTTPMiddleware``, which runs every request through an extra task and memory
+    streams): the id is set in the context of the request's own task, so handlers and logs see it.
+    """
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app = app
         self.service = service
 
-    async def dispatch(self, request: Request, call_next: Any) -> Response:
-        cid = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
-        token = context.correlation_id.set(cid[:100])
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cid = (Headers(scope=scope).get(CORRELATION_HEADER) or str(uuid.uuid4()))[:100]
+        token = context.correlation_id.set(cid)
         started = time.perf_counter()
         status = 500
+        header = (CORRELATION_HEADER.lower().encode("latin-1"), cid.encode("latin-1", "replace"))
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers[CORRELATION_HEADER] = cid[:100]
-            return response
+            await self.app(scope, receive, send_with_id)
         finally:
-            route = request.scope.get("route")
+            route = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(self.service, request.method, path, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, request.method, path).observe(time.perf_counter() - started)
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(self.service, method, path, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, method, path).observe(time.perf_counter() - started)
             context.correlation_id.reset(token)
