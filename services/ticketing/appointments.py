@@ -8,7 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ticketing import catalog, halls, hours, tickets
 from services.ticketing import repository as repo
 from services.ticketing.models import Appointment, Slot, Ticket
+from services.ticketing.numbering import TicketNumbers
 from services.ticketing.schemas import SlotsIn
+from services.ticketing.snapshots import Snapshots
 from shared.auth import Principal
 from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound
@@ -137,6 +139,8 @@ async def check_in(
     appointment_id: uuid.UUID,
     correlation_id: str | None = None,
     rating_secret_hash: str | None = None,
+    numbers: TicketNumbers,
+    snapshots: Snapshots | None = None,
     now: datetime | None = None,
 ) -> tuple[Appointment, Ticket, int, float | None, bool]:
     """At the kiosk: on time (early/late limits) gives an appointment-priority ticket, late a walk-in one
@@ -164,6 +168,8 @@ async def check_in(
         appointment_id=appointment.id,
         correlation_id=correlation_id,
         rating_secret_hash=rating_secret_hash,
+        numbers=numbers,
+        snapshots=snapshots,
         now=now,
     )
     appointment.status, appointment.ticket_id = "checked_in", ticket.id

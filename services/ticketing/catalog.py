@@ -1,11 +1,13 @@
 """The catalogue read model: matters as catalog.matter_published last told us, looked up by code (and
 searched by name and pinyin at the kiosk: search.py)."""
 
+from collections.abc import Mapping
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ticketing import repository as repo
 from services.ticketing import search
 from services.ticketing.models import Matter
+from services.ticketing.snapshots import MatterView, Snapshots
 from shared.events.catalog import MatterPublished
 from shared.problems import FieldError, Unprocessable
 
@@ -34,10 +36,10 @@ async def upsert_matter(session: AsyncSession, *, event: MatterPublished) -> Non
 
 
 async def require_matter(
-    session: AsyncSession, *, code: str, field: str = "matter_code"
-) -> tuple[Matter, dict[str, Matter]]:
+    session: AsyncSession, *, code: str, field: str = "matter_code", snapshots: Snapshots | None = None
+) -> tuple[MatterView, Mapping[str, MatterView]]:
     """The matter ``code`` and the whole read model by code; 422 on ``field`` when unknown."""
-    matters = await repo.all_matters(session)
+    matters = await (snapshots or Snapshots()).matters(session)
     matter = matters.get(code)
     if matter is None:
         raise Unprocessable(

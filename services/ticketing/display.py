@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ticketing import halls, routing, tickets
 from services.ticketing import repository as repo
 from services.ticketing.models import Ticket, Window
+from services.ticketing.snapshots import Snapshots
 from shared.problems import NotFound
 
 # Characters that end a <script> block, open a comment or an entity, or end a line in older JavaScript:
@@ -32,9 +33,9 @@ def html_text(text: str) -> str:
 
 async def queue_status(session: AsyncSession, *, hall: str) -> dict[str, object]:
     """Waiting count and expected wait of a new ticket, per zone and per matter served in the hall."""
-    await halls.require_hall(session, code=hall)
-    windows = await repo.windows_of(session, hall=hall)
-    matters = await repo.all_matters(session)
+    snapshots = Snapshots()  # not a hot path: read afresh
+    windows = await snapshots.windows(session, hall=await halls.require_hall(session, code=hall))
+    matters = await snapshots.matters(session)
     counts = await repo.waiting_counts(session, hall=hall)
     busy = await repo.busy_windows(session, hall=hall)
     lines: list[dict[str, object]] = []

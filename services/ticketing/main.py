@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from services.ticketing import channels, consumers, halls, router
 from services.ticketing.config import TicketingSettings
 from services.ticketing.models import backbone
+from services.ticketing.numbering import TicketNumbers
+from services.ticketing.snapshots import Snapshots
 from shared.service_app import Runtime, close_on_shutdown, create_service_app
 
 
@@ -30,7 +32,9 @@ def create_app(settings: TicketingSettings | None = None) -> FastAPI:
         on_started=_on_started,
     )
     app.state.kiosk_rate_limiter = channels.kiosk_limiter(settings)
-    close_on_shutdown(app, app.state.kiosk_rate_limiter)  # a shared store's connections
+    app.state.ticket_numbers = TicketNumbers(settings.database_url)  # connects on first use
+    app.state.snapshots = Snapshots()
+    close_on_shutdown(app, app.state.kiosk_rate_limiter, app.state.ticket_numbers)  # their connections
     return app
 
 

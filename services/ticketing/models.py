@@ -57,6 +57,8 @@ class Hall(Base):
     # published at start-up.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     published_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Moved by a trigger whenever one of the hall's windows changes (snapshots.py); never set by hand.
+    windows_stamp: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Zone(Base):
@@ -108,6 +110,15 @@ class Matter(Base):
     # and full pinyin, one entry per reading (phrase-aware first; a per-character reading when it differs).
     pinyin_initials: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     pinyin_full: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+
+
+class ReadModelStamp(Base):
+    """Moved by a trigger whenever the named table changes (``matters``): snapshots.py reloads its copy."""
+
+    __tablename__ = "read_model_stamps"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    stamp: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class DayCounter(Base):

@@ -23,6 +23,7 @@ from services.ticketing import (
 )
 from services.ticketing.config import TicketingSettings
 from services.ticketing.models import Appointment, Hall, Slot, Ticket, Window, Zone
+from services.ticketing.numbering import TicketNumbers
 from services.ticketing.schemas import (
     AppointmentOut,
     Book,
@@ -49,6 +50,7 @@ from services.ticketing.schemas import (
     WindowOut,
     ZoneIn,
 )
+from services.ticketing.snapshots import Snapshots
 from shared.auth import Principal, Role, public, require
 from shared.observability import CORRELATION_HEADER
 from shared.problems import FieldError, Unprocessable
@@ -72,6 +74,21 @@ def _settings(request: Request) -> TicketingSettings:
 
 
 Settings = Annotated[TicketingSettings, Depends(_settings)]
+
+
+def _numbers(request: Request) -> TicketNumbers:
+    numbers: TicketNumbers = request.app.state.ticket_numbers
+    return numbers
+
+
+def _snapshots(request: Request) -> Snapshots:
+    snapshots: Snapshots = request.app.state.snapshots
+    return snapshots
+
+
+# Built with the app (main.py): ticket numbers on their own connections, copies of windows and matters.
+Numbers = Annotated[TicketNumbers, Depends(_numbers)]
+Copies = Annotated[Snapshots, Depends(_snapshots)]
 DISPLAY_PAGE = Path(__file__).resolve().parent / "display.html"
 BOARD_BATCH = 50  # board entries read per poll
 
@@ -294,7 +311,8 @@ async def ticket_call(ticket_id: uuid.UUID, session: SessionDep, principal: Wind
     429: {"description": "This kiosk device's tickets per minute are used up; see Retry-After"},
 })
 async def take_ticket(hall: HallCode, body: TakeTicket, session: SessionDep, runtime: RuntimeDep,
-                      settings: Settings, request: Request, principal: TicketTaker) -> TicketIssuedOut:
+                      settings: Settings, request: Request, principal: TicketTaker, numbers: Numbers,
+                      copies: Copies) -> TicketIssuedOut:
     """Take a number for a matter; answers position, estimated wait and the rating secret (only here).
 
     Who: a kiosk device token of the hall (channel ``kiosk``; each device at most
@@ -314,14 +332,14 @@ async def take_ticket(hall: HallCode, body: TakeTicket, session: SessionDep, run
         session, outbox=runtime.outbox, hall_code=hall, matter_code=body.matter_code, channel=channel,
         green_channel=body.green_channel, correlation_id=caller_correlation(request), applicant_id=applicant,
         max_waiting_per_applicant=settings.web_tickets_per_applicant_day if applicant else None,
-        rating_secret_hash=digest,
+        rating_secret_hash=digest, numbers=numbers, snapshots=copies,
     )
     return issued_out(ticket, secret, position=position, minutes=minutes)
 
 
 @router.post("/halls/{hall}/web-tickets", status_code=201, dependencies=[public()], tags=["public"])
 async def take_web_ticket(hall: HallCode, body: WebTicket, session: SessionDep, runtime: RuntimeDep,
-                          settings: Settings, request: Request) -> TicketIssuedOut:
+                          settings: Settings, request: Request, numbers: Numbers, copies: Copies) -> TicketIssuedOut:
     """Take a number on the web without a login (channel ``web``), with a single-use proof from the
     integrator's captcha service signed with ``TICKETING_WEB_PROOF_SECRET`` (unset: refused). A
     forged, malformed, expired (or expiring more than 10 minutes ahead) or reused proof is a 403 problem
@@ -336,15 +354,16 @@ async def take_web_ticket(hall: HallCode, body: WebTicket, session: SessionDep, 
     ticket, position, minutes = await tickets.take(
         session, outbox=runtime.outbox, hall_code=hall, matter_code=body.matter_code, channel="web",
         green_channel=body.green_channel, correlation_id=caller_correlation(request), rating_secret_hash=digest,
+        numbers=numbers, snapshots=copies,
     )
     return issued_out(ticket, secret, position=position, minutes=minutes)
 
 
 @router.get("/tickets/{ticket_id}", dependencies=[public()], tags=["public"])
-async def get_ticket(ticket_id: uuid.UUID, session: SessionDep) -> TicketOut:
+async def get_ticket(ticket_id: uuid.UUID, session: SessionDep, copies: Copies) -> TicketOut:
     """A ticket's own status, position and estimated wait (the id is the unguessable handle)."""
     ticket = await tickets.require(session, ticket_id=ticket_id)
-    position, minutes = await tickets.position(session, ticket=ticket)
+    position, minutes = await tickets.position(session, ticket=ticket, snapshots=copies)
     return ticket_out(ticket, position=position, minutes=minutes)
 
 
@@ -483,13 +502,13 @@ async def cancel(appointment_id: uuid.UUID, session: SessionDep, principal: Appl
 
 @router.post("/appointments/{appointment_id}/check-in", dependencies=[public()], tags=["appointments"])
 async def check_in(appointment_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
-                   request: Request) -> CheckInOut:
+                   request: Request, numbers: Numbers, copies: Copies) -> CheckInOut:
     """Check in at the kiosk (scan of the booking code): on time gives priority, late a walk-in ticket; the
     ticket comes with its rating secret (printed on the slip), as when a number is taken."""
     secret, digest = tickets.new_rating_secret()
     appointment, ticket, position, minutes, on_time = await appointments.check_in(
         session, outbox=runtime.outbox, appointment_id=appointment_id, correlation_id=caller_correlation(request),
-        rating_secret_hash=digest,
+        rating_secret_hash=digest, numbers=numbers, snapshots=copies,
     )
     return CheckInOut(appointment=appointment_out(appointment),
                       ticket=issued_out(ticket, secret, position=position, minutes=minutes), on_time=on_time)

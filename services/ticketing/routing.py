@@ -1,13 +1,14 @@
 """Routing a ticket: which windows serve a matter, each zone's live wait (via estimate.py), the best zone."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ticketing import estimate
 from services.ticketing import repository as repo
-from services.ticketing.models import Matter, Ticket, Window
+from services.ticketing.models import Ticket
+from services.ticketing.snapshots import MatterView, WindowView
 from shared.problems import DomainError
 
 RECENT_SERVICES = 60
@@ -17,20 +18,20 @@ class MatterNotServed(DomainError):
     status, code, title = 422, "matter_not_served", "Matter not served in this hall"
 
 
-def serves(window: Window, matter: Matter | Ticket) -> bool:
+def serves(window: WindowView, matter: MatterView | Ticket) -> bool:
     """Whether a window's skills cover a matter (by code or category)."""
-    code = matter.code if isinstance(matter, Matter) else matter.matter_code
+    code = matter.code if isinstance(matter, MatterView) else matter.matter_code
     return code in window.skills or matter.category in window.skills
 
 
-def staffed(windows: Sequence[Window]) -> list[Window]:
+def staffed(windows: Sequence[WindowView]) -> list[WindowView]:
     """Windows that are open, or all active ones when nobody signed in yet (the estimate of the day)."""
     open_ = [w for w in windows if w.state == "open"]
     return open_ or [w for w in windows if w.active]
 
 
 def skill_view(
-    windows: Sequence[Window], matters: dict[str, Matter], busy: set[str]
+    windows: Sequence[WindowView], matters: Mapping[str, MatterView], busy: set[str]
 ) -> list[estimate.WindowSkills]:
     """The predictor's view of windows: matter codes each serves (categories expanded), idle or not."""
     by_category: dict[str, set[str]] = {}
@@ -52,11 +53,11 @@ async def estimate_minutes(
     *,
     hall: str,
     zone: str,
-    matter: Matter,
+    matter: MatterView,
     priority: int,
     queue_at: datetime | None,
-    windows: Sequence[Window],
-    matters: dict[str, Matter],
+    windows: Sequence[WindowView],
+    matters: Mapping[str, MatterView],
     busy: set[str],
 ) -> tuple[int, float | None]:
     """(tickets ahead, E[W | n] in minutes) for a ticket of ``matter`` in ``zone`` (skill-pool predictor).
@@ -85,10 +86,10 @@ async def route(
     session: AsyncSession,
     *,
     hall: str,
-    matter: Matter,
-    matters: dict[str, Matter],
+    matter: MatterView,
+    matters: Mapping[str, MatterView],
     priority: int,
-    windows: Sequence[Window],
+    windows: Sequence[WindowView],
 ) -> tuple[str, int, float | None]:
     """The zone with the least expected wait for a new ticket: (zone, tickets ahead, minutes)."""
     zones = sorted({w.zone for w in windows if serves(w, matter)}, key=lambda z: (z != matter.zone, z))

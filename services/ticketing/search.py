@@ -11,7 +11,7 @@ variant, so a citizen who reads the character the common way still finds the mat
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pypinyin import lazy_pinyin
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ticketing import halls, routing, tickets
 from services.ticketing import repository as repo
-from services.ticketing.models import Matter, Window
+from services.ticketing.snapshots import MatterView, Snapshots, WindowView
 
 MAX_QUERY = 40
 DEFAULT_LIMIT = 10
@@ -65,7 +65,7 @@ def normalise(query: str) -> str:
     return unicodedata.normalize("NFKC", query).strip()
 
 
-def rank(matter: Matter, query: str) -> int | None:
+def rank(matter: MatterView, query: str) -> int | None:
     """How well ``matter`` matches a normalised query (lower is better), or None when it does not."""
     code = matter.code.upper()
     upper = query.upper()
@@ -90,7 +90,7 @@ def rank(matter: Matter, query: str) -> int | None:
     return None
 
 
-def best_matches(matters: Iterable[Matter], query: str, *, limit: int) -> list[Matter]:
+def best_matches(matters: Iterable[MatterView], query: str, *, limit: int) -> list[MatterView]:
     """The matters matching ``query``, best rank first, then shorter names, then by code."""
     ranked = [(r, m) for m in matters if (r := rank(m, query)) is not None]
     ranked.sort(key=lambda rm: (rm[0], len(rm[1].name), rm[1].code))
@@ -101,13 +101,13 @@ def best_matches(matters: Iterable[Matter], query: str, *, limit: int) -> list[M
 class Hit:
     """One search result: the matter, the zone that would serve it and the hint of a wait."""
 
-    matter: Matter
+    matter: MatterView
     zone: str
     waiting: int
     estimated_wait_minutes: float | None
 
 
-def _serving_zone(matter: Matter, windows: list[Window]) -> str | None:
+def _serving_zone(matter: MatterView, windows: Sequence[WindowView]) -> str | None:
     """The zone a ticket would go to first: the matter's own zone if it serves it, else the first one."""
     zones = sorted({w.zone for w in windows if routing.serves(w, matter)}, key=lambda z: (z != matter.zone, z))
     return zones[0] if zones else None
@@ -115,9 +115,9 @@ def _serving_zone(matter: Matter, windows: list[Window]) -> str | None:
 
 async def search(session: AsyncSession, *, hall: str, query: str, limit: int = DEFAULT_LIMIT) -> list[Hit]:
     """The matters ``hall`` serves (some active window's skills cover them) that match ``query``."""
-    await halls.require_hall(session, code=hall)
-    windows = await repo.windows_of(session, hall=hall)
-    matters = await repo.all_matters(session)
+    snapshots = Snapshots()  # not a hot path: read afresh
+    windows = await snapshots.windows(session, hall=await halls.require_hall(session, code=hall))
+    matters = await snapshots.matters(session)
     served = [m for m in matters.values() if any(routing.serves(w, m) for w in windows)]
     found = best_matches(served, query, limit=limit)
     if not found:

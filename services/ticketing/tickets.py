@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ticketing import board, catalog, halls, hours, routing
 from services.ticketing import repository as repo
 from services.ticketing.models import Ticket, Window
+from services.ticketing.numbering import TicketNumbers
+from services.ticketing.snapshots import Snapshots
 from shared.auth import Principal
 from shared.events.envelope import Event, uuid7
 from shared.events.ticketing import (
@@ -64,6 +66,8 @@ async def take(
     applicant_id: str | None = None,
     max_waiting_per_applicant: int | None = None,
     rating_secret_hash: str | None = None,
+    numbers: TicketNumbers,
+    snapshots: Snapshots | None = None,
     now: datetime | None = None,
 ) -> tuple[Ticket, int, float | None]:
     """Issue a number for a matter, routed to the zone with the least expected wait.
@@ -73,8 +77,11 @@ async def take(
     ``applicant_id`` (web tickets of a logged-in applicant) is recorded; with ``max_waiting_per_applicant``
     the applicant may hold that many waiting tickets of the hall per business day (409 beyond), checked
     under a lock so concurrent requests cannot both pass. ``rating_secret_hash`` (``new_rating_secret``)
-    is what a rating must match; without one the ticket cannot be rated.
+    is what a rating must match; without one the ticket cannot be rated. ``numbers`` hands out the
+    number outside this transaction (numbering.py); ``snapshots`` holds the process's copies of the
+    hall's windows and the matters (none: read from the database).
     """
+    snapshots = snapshots or Snapshots()
     now = now or datetime.now(UTC)
     hall = await halls.require_hall(session, code=hall_code)
     halls.require_open(hall)  # closed down (撤并): no numbers at any hour
@@ -82,10 +89,10 @@ async def take(
         raise HallClosed(
             f"hall {hall_code} is closed now; opening hours {hall.opens_at:%H:%M}-{hall.closes_at:%H:%M}"
         )
-    matter, matters = await catalog.require_matter(session, code=matter_code)
+    matter, matters = await catalog.require_matter(session, code=matter_code, snapshots=snapshots)
     if priority is None:
         priority = PRIORITY_GREEN if green_channel else PRIORITY_NORMAL
-    windows = await repo.windows_of(session, hall=hall_code)
+    windows = await snapshots.windows(session, hall=hall)
     zone, ahead, minutes = await routing.route(
         session, hall=hall_code, matter=matter, matters=matters, priority=priority, windows=windows
     )
@@ -98,7 +105,7 @@ async def take(
                 f"you already hold {held} waiting tickets in hall {hall_code} today "
                 f"(at most {max_waiting_per_applicant}); use or cancel one first"
             )
-    seq = await repo.next_number(session, hall=hall_code, zone=zone, day=day)
+    seq = await numbers.next(hall=hall_code, zone=zone, day=day)
     ticket_id = uuid7()
     ticket = Ticket(
         id=ticket_id,
@@ -151,15 +158,18 @@ async def require(session: AsyncSession, *, ticket_id: uuid.UUID) -> Ticket:
     return ticket
 
 
-async def position(session: AsyncSession, *, ticket: Ticket) -> tuple[int | None, float | None]:
+async def position(
+    session: AsyncSession, *, ticket: Ticket, snapshots: Snapshots | None = None
+) -> tuple[int | None, float | None]:
     """Position (1 = next among the tickets competing for its windows) and expected wait; None unless waiting."""
     if ticket.status != "waiting":
         return None, None
-    matters = await repo.all_matters(session)
+    snapshots = snapshots or Snapshots()
+    matters = await snapshots.matters(session)
     matter = matters.get(ticket.matter_code)
     if matter is None:
         return None, None
-    windows = await repo.windows_of(session, hall=ticket.hall)
+    windows = await snapshots.windows(session, hall=await halls.require_hall(session, code=ticket.hall))
     ahead, minutes = await routing.estimate_minutes(
         session,
         hall=ticket.hall,
@@ -325,7 +335,7 @@ async def transfer(
         session, ticket_id=ticket_id, principal=principal, statuses=("called", "parked")
     )
     matter, matters = await catalog.require_matter(session, code=matter_code)
-    windows = await repo.windows_of(session, hall=ticket.hall)
+    windows = await Snapshots().windows(session, hall=await halls.require_hall(session, code=ticket.hall))
     if zone is None:
         zone, _, _ = await routing.route(
             session,

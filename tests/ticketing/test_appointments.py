@@ -76,7 +76,7 @@ async def test_too_early_is_refused_and_late_becomes_walk_in(kit, infra, tk) -> 
         import uuid
 
         _, ticket, _, _, on_time = await appointments.check_in(
-            session, outbox=runtime.outbox, appointment_id=uuid.UUID(booking["id"]),
+            session, outbox=runtime.outbox, appointment_id=uuid.UUID(booking["id"]), numbers=tk.app.state.ticket_numbers,
             now=start + timedelta(minutes=20),
         )
         assert on_time is False and ticket.priority == 0 and ticket.channel == "appointment"

@@ -2,38 +2,23 @@
 
 import pytest
 
-from services.ticketing import estimate, routing
-from services.ticketing import repository as repo
-from services.ticketing.models import Matter, Ticket, Window
+from services.ticketing import estimate, halls, routing
+from services.ticketing.models import Ticket
+from services.ticketing.snapshots import MatterView, Snapshots, WindowView
 from tests.ticketing.conftest import HallKit, new_hall
 
 
 def _window(
     code: str, skills: list[str], *, zone: str = "A", state: str = "open", active: bool = True
-) -> Window:
-    return Window(
-        hall="H",
-        code=code,
-        zone=zone,
-        name=code,
-        skills=skills,
-        primary_skills=[],
-        active=active,
-        state=state,
-    )
+) -> WindowView:
+    return WindowView(hall="H", code=code, zone=zone, skills=frozenset(skills), primary_skills=(), active=active,
+                      state=state, staff_id=None)
 
 
-def _matter(code: str, category: str, zone: str = "A", minutes: int = 10) -> Matter:
-    return Matter(
-        code=code,
-        name=code,
-        zone=zone,
-        category=category,
-        department=code.split("-")[0],
-        avg_handling_minutes=minutes,
-        daily_share_weight=1.0,
-        catalog_version=0,
-    )
+def _matter(code: str, category: str, zone: str = "A", minutes: int = 10) -> MatterView:
+    return MatterView(code=code, name=code, zone=zone, category=category, department=code.split("-")[0],
+                      avg_handling_minutes=minutes, daily_share_weight=1.0, catalog_version=0, pinyin_initials=(),
+                      pinyin_full=())
 
 
 MATTERS = {
@@ -109,8 +94,9 @@ async def test_a_new_ticket_goes_to_the_zone_with_the_least_expected_wait(tk, in
     assert first["estimated_wait_minutes"] == 0 and second["estimated_wait_minutes"] == 0
     runtime = tk.app.state.runtime
     async with runtime.sessionmaker() as session:
-        windows = await repo.windows_of(session, hall=kit.code)
-        matters = await repo.all_matters(session)
+        copies = Snapshots()
+        windows = await copies.windows(session, hall=await halls.require_hall(session, code=kit.code))
+        matters = await copies.matters(session)
         # one ticket waits in each zone: a tie, which the matter's own catalogue zone wins
         for own_zone in ("A", "B"):
             matter = _matter("SWJ-002", "TAX", zone=own_zone, minutes=matters["SWJ-002"].avg_handling_minutes)

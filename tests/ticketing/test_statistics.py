@@ -25,6 +25,7 @@ async def test_figures_per_matter_and_hour(tk, infra) -> None:
                 await tickets.take(
                     session,
                     outbox=runtime.outbox,
+                    numbers=tk.app.state.ticket_numbers,
                     hall_code=kit.code,
                     matter_code="SCJG-001",
                     channel="kiosk",

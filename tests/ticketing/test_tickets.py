@@ -86,9 +86,9 @@ async def test_closed_hall_refuses_numbers(tk, infra) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         for when in (saturday_noon, thursday_night):
             with pytest.raises(tickets.HallClosed):
-                await tickets.take(session, outbox=runtime.outbox, hall_code=kit.code,
+                await tickets.take(session, outbox=runtime.outbox, numbers=tk.app.state.ticket_numbers, hall_code=kit.code,
                                    matter_code="SCJG-001", channel="kiosk", now=when)
-        ticket, _, _ = await tickets.take(session, outbox=runtime.outbox, hall_code=kit.code,
+        ticket, _, _ = await tickets.take(session, outbox=runtime.outbox, numbers=tk.app.state.ticket_numbers, hall_code=kit.code,
                                           matter_code="SCJG-001", channel="kiosk", now=thursday_ten)
         assert ticket.business_day.isoformat() == "2026-11-26"
         await session.rollback()
@@ -106,7 +106,7 @@ async def test_numbering_is_per_zone_and_restarts_every_day(tk, infra) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         for when, matter in [(day1, "SCJG-001"), (day1, "SCJG-001"), (day1, "RS-001"), (late_day1, "SCJG-001"),
                              (day2, "SCJG-001"), (day2, "RS-001")]:
-            ticket, _, _ = await tickets.take(session, outbox=runtime.outbox, hall_code=kit.code,
+            ticket, _, _ = await tickets.take(session, outbox=runtime.outbox, numbers=tk.app.state.ticket_numbers, hall_code=kit.code,
                                               matter_code=matter, channel="kiosk", now=when)
             numbers.append((ticket.business_day.isoformat(), ticket.number))
     assert numbers == [
@@ -211,10 +211,10 @@ async def test_low_volume_matters_do_not_starve(tk, infra) -> None:
     clerk = Principal(sub=f"clerk-{kit.code}-A01", roles=frozenset({"clerk"}), halls=frozenset({kit.code}))
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     async with runtime.sessionmaker() as session, session.begin():
-        rare, _, _ = await tickets.take(session, outbox=runtime.outbox, hall_code=kit.code,
+        rare, _, _ = await tickets.take(session, outbox=runtime.outbox, numbers=tk.app.state.ticket_numbers, hall_code=kit.code,
                                         matter_code="WGL-002", channel="kiosk", now=t0)
         for i in range(3):
-            await tickets.take(session, outbox=runtime.outbox, hall_code=kit.code, matter_code="SCJG-001",
+            await tickets.take(session, outbox=runtime.outbox, numbers=tk.app.state.ticket_numbers, hall_code=kit.code, matter_code="SCJG-001",
                                channel="kiosk", now=t0 + timedelta(minutes=1 + i))
         # ten minutes in: the primary skill goes first
         first = await tickets.call_next(session, outbox=runtime.outbox, hall=kit.code, window_code="A01",
