@@ -141,6 +141,9 @@ class Ticket(Base):
         Index(
             "ix_tickets_queue", "hall", "priority", "queue_at", postgresql_where=text("status = 'waiting'")
         ),
+        # a zone's queue in calling order: pick_next and the estimates walk it instead of sorting the backlog
+        Index("ix_tickets_zone_queue", "hall", "zone", text("priority DESC"), "queue_at", "id",
+              postgresql_where=text("status = 'waiting'")),
         Index("ix_tickets_hall_day", "hall", "business_day"),
         Index("ix_tickets_served", "hall", "zone", "finished_at", postgresql_where=text("status = 'served'")),
         Index("ix_tickets_busy", "hall", "window", postgresql_where=text("status = 'called'")),

@@ -91,19 +91,42 @@ async def pick_next(
     Order: priority (green channel, on-time appointments), then any ticket waiting since before
     ``starve_before`` (so low-volume matters never starve), then the window's primary skills,
     then the longest wait.
+
+    Done as walks of the zone's queue index (ix_tickets_zone_queue) rather than one sort of every
+    waiting ticket by a computed rank, which grew with the backlog: a probe finds the top priority and
+    its longest wait (an empty queue ends there); if that ticket is starving, or the window has no primary
+    skills, the oldest of the priority is the answer, else the oldest primary-skill ticket of the
+    priority, else the oldest. Only when every candidate of that priority is locked by other windows
+    does the full ranking decide.
     """
+    serves = and_(Ticket.hall == window.hall, Ticket.zone == window.zone, Ticket.status == "waiting",
+                  _skill_match(window.skills))
+    in_queue = (Ticket.priority.desc(), Ticket.queue_at, Ticket.id)
+    probe = (await session.execute(select(Ticket.priority, Ticket.queue_at).where(serves).order_by(*in_queue)
+                                   .limit(1))).first()
+    if probe is None:
+        return None
+    top, oldest_at = probe
     primary = window.primary_skills or []
+
+    async def oldest(*where: Any) -> Ticket | None:
+        query = (select(Ticket).where(serves, Ticket.priority == top, *where).order_by(*in_queue).limit(1)
+                 .with_for_update(skip_locked=True))
+        return (await session.execute(query)).scalars().first()
+
+    ticket = None
+    if primary and oldest_at > starve_before:
+        ticket = await oldest(_skill_match(primary))
+    ticket = ticket or await oldest()
+    if ticket is not None:
+        return ticket
     rank = case(
         (Ticket.queue_at <= starve_before, 0),
         (_skill_match(primary) if primary else literal(False), 1),
         else_=2,
     )
     query = (
-        select(Ticket)
-        .where(Ticket.hall == window.hall, Ticket.zone == window.zone, Ticket.status == "waiting",
-               _skill_match(window.skills))
-        .order_by(Ticket.priority.desc(), rank, Ticket.queue_at, Ticket.id)
-        .limit(1)
+        select(Ticket).where(serves).order_by(Ticket.priority.desc(), rank, Ticket.queue_at, Ticket.id).limit(1)
         .with_for_update(skip_locked=True)
     )
     return (await session.execute(query)).scalars().first()

@@ -1,4 +1,4 @@
-"""stamps for the in-process read models of windows and matters
+"""stamps for the in-process read models of windows and matters; the zone queue index
 
 Revision ID: c3d0e5d21400
 Revises: c3d0e5d20613
@@ -22,6 +22,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # a zone's queue in calling order (pick_next walks it instead of sorting every waiting ticket)
+    op.create_index('ix_tickets_zone_queue', 'tickets', ['hall', 'zone', sa.text('priority DESC'), 'queue_at', 'id'],
+                    schema='ticketing', postgresql_where=sa.text("status = 'waiting'"))
     op.add_column('halls', sa.Column('windows_stamp', sa.BigInteger(), nullable=False, server_default='0'),
                   schema='ticketing')
     op.create_table(
@@ -68,3 +71,4 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION ticketing.bump_windows_stamp()")
     op.drop_table('read_model_stamps', schema='ticketing')
     op.drop_column('halls', 'windows_stamp', schema='ticketing')
+    op.drop_index('ix_tickets_zone_queue', table_name='tickets', schema='ticketing')
