@@ -64,6 +64,22 @@ class Runtime:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     relay_task: asyncio.Task[None] | None = None
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commit on success (and on a ``DomainError`` that ``keeps_writes``, which is
+        then re-raised), roll back on any other error; then wake the relay for what it staged."""
+        kept: DomainError | None = None
+        async with self.sessionmaker() as session, session.begin():
+            try:
+                yield session
+            except DomainError as exc:
+                if not exc.keeps_writes:
+                    raise
+                kept = exc  # leave the block normally: the transaction commits
+        self.relay.wake()
+        if kept is not None:
+            raise kept
+
 
 def create_service_app(
     *,
@@ -354,20 +370,10 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Request boundary: one transaction per request; commit on success (and on a ``DomainError`` that
-    ``keeps_writes``, which is then still the answer), roll back on any other error; then wake the relay."""
+    """Request boundary: one transaction per request (``Runtime.transaction``)."""
     runtime: Runtime = request.app.state.runtime
-    kept: DomainError | None = None
-    async with runtime.sessionmaker() as session, session.begin():
-        try:
-            yield session
-        except DomainError as exc:
-            if not exc.keeps_writes:
-                raise
-            kept = exc  # leave the block normally: the transaction commits
-    runtime.relay.wake()
-    if kept is not None:
-        raise kept
+    async with runtime.transaction() as session:
+        yield session
 
 
 # scope="function": commit before the response is sent, so a failed commit is never reported as success.

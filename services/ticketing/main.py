@@ -9,6 +9,7 @@ from services.ticketing.config import TicketingSettings
 from services.ticketing.models import backbone
 from services.ticketing.numbering import TicketNumbers
 from services.ticketing.snapshots import Snapshots
+from services.ticketing.wakeups import Wakeups
 from shared.service_app import Runtime, close_on_shutdown, create_service_app
 
 
@@ -34,7 +35,9 @@ def create_app(settings: TicketingSettings | None = None) -> FastAPI:
     app.state.kiosk_rate_limiter = channels.kiosk_limiter(settings)
     app.state.ticket_numbers = TicketNumbers(settings.database_url)  # connects on first use
     app.state.snapshots = Snapshots()
-    close_on_shutdown(app, app.state.kiosk_rate_limiter, app.state.ticket_numbers)  # their connections
+    app.state.wakeups = Wakeups(settings.database_url)
+    # their connections
+    close_on_shutdown(app, app.state.kiosk_rate_limiter, app.state.ticket_numbers, app.state.wakeups)
     return app
 
 

@@ -1,6 +1,7 @@
 """Ticketing HTTP endpoints (thin: every rule and query lives in the sub-domain modules)."""
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from services.ticketing import (
     statistics,
     tickets,
 )
+from services.ticketing import repository as repo
+from services.ticketing import wakeups as wakeups_module
 from services.ticketing.config import TicketingSettings
 from services.ticketing.models import Appointment, Hall, Slot, Ticket, Window, Zone
 from services.ticketing.numbering import TicketNumbers
@@ -51,6 +54,7 @@ from services.ticketing.schemas import (
     ZoneIn,
 )
 from services.ticketing.snapshots import Snapshots
+from services.ticketing.wakeups import Wakeups
 from shared.auth import Principal, Role, public, require
 from shared.observability import CORRELATION_HEADER
 from shared.problems import FieldError, Unprocessable
@@ -86,9 +90,16 @@ def _snapshots(request: Request) -> Snapshots:
     return snapshots
 
 
-# Built with the app (main.py): ticket numbers on their own connections, copies of windows and matters.
+def _wakeups(request: Request) -> Wakeups:
+    wakeups: Wakeups = request.app.state.wakeups
+    return wakeups
+
+
+# Built with the app (main.py): ticket numbers on their own connections, copies of windows and matters,
+# the windows waiting for a ticket.
 Numbers = Annotated[TicketNumbers, Depends(_numbers)]
 Copies = Annotated[Snapshots, Depends(_snapshots)]
+Wakeup = Annotated[Wakeups, Depends(_wakeups)]
 DISPLAY_PAGE = Path(__file__).resolve().parent / "display.html"
 BOARD_BATCH = 50  # board entries read per poll
 
@@ -235,14 +246,28 @@ async def resume_window(hall: HallCode, window: str, session: SessionDep, princi
 
 @router.post("/halls/{hall}/windows/{window}/call-next", tags=["windows"],
              responses={204: {"description": "Nothing waits for this window"}})
-async def call_next(hall: HallCode, window: str, session: SessionDep, runtime: RuntimeDep,
-                    principal: WindowStaff) -> Response:
-    """Call the best waiting ticket this window is skilled for (204 when none waits)."""
-    ticket = await tickets.call_next(session, outbox=runtime.outbox, hall=hall, window_code=window,
-                                     principal=principal)
-    if ticket is None:
-        return Response(status_code=204)
-    return Response(ticket_out(ticket).model_dump_json(), media_type="application/json")
+async def call_next(
+    hall: HallCode, window: str, runtime: RuntimeDep, principal: WindowStaff, wakeups: Wakeup,
+    wait: Annotated[float, Query(ge=0, le=wakeups_module.MAX_WAIT_SECONDS, description=(
+        "Seconds to hold the request when nothing waits, until a ticket this window serves is taken "
+        "(long poll; 0: answer at once)"))] = 0,
+) -> Response:
+    """Call the best waiting ticket this window is skilled for (204 when none waits, or none came within
+    ``wait`` seconds). A clerk's screen that long-polls (``wait=25``) gets the next citizen the moment one
+    takes a number, without polling an empty queue; the longest idle window is woken first."""
+    deadline = time.monotonic() + wait
+    while True:
+        # a transaction per attempt: no database connection is held while the window waits
+        async with runtime.transaction() as session:
+            ticket = await tickets.call_next(session, outbox=runtime.outbox, hall=hall, window_code=window,
+                                             principal=principal)
+            staffed = None if ticket else await repo.get_window(session, hall=hall, code=window)
+        left = deadline - time.monotonic()
+        if ticket is not None:
+            return Response(ticket_out(ticket).model_dump_json(), media_type="application/json")
+        if left <= 0 or staffed is None or runtime.draining:
+            return Response(status_code=204)
+        await wakeups.wait(hall=hall, zone=staffed.zone, skills=frozenset(staffed.skills), timeout=left)
 
 
 @router.post("/tickets/{ticket_id}/recall", tags=["windows"])

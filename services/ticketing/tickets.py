@@ -9,7 +9,7 @@ from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ticketing import board, catalog, halls, hours, routing
+from services.ticketing import board, catalog, halls, hours, routing, wakeups
 from services.ticketing import repository as repo
 from services.ticketing.models import Ticket, Window
 from services.ticketing.numbering import TicketNumbers
@@ -132,6 +132,7 @@ async def take(
     )
     session.add(ticket)
     await session.flush()
+    await wakeups.announce(session, hall=hall_code, zone=zone, matter_code=matter.code, category=matter.category)
     await outbox.add(
         session,
         TicketIssued(
@@ -196,6 +197,12 @@ class _TicketRef(TypedDict):
 async def _emit(session: AsyncSession, outbox: Outbox, ticket: Ticket, event: Event) -> None:
     """Stage one of the ticket's events: each carries the ticket's hall and the ticket's correlation id."""
     await outbox.add(session, event, hall=ticket.hall, correlation_id=ticket.correlation_id)
+
+
+async def _announce_waiting(session: AsyncSession, ticket: Ticket) -> None:
+    """Wake an idle window that serves this (again) waiting ticket, at commit (wakeups.py)."""
+    await wakeups.announce(session, hall=ticket.hall, zone=ticket.zone, matter_code=ticket.matter_code,
+                           category=ticket.category)
 
 
 def _ref(ticket: Ticket) -> _TicketRef:
@@ -302,6 +309,7 @@ async def no_show(
     requeued = ticket.no_shows == 1
     if requeued:
         ticket.status, ticket.queue_at, ticket.window, ticket.staff_id = "waiting", now, None, None
+        await _announce_waiting(session, ticket)
     else:
         ticket.status, ticket.finished_at = "no_show", now
     await session.flush()
@@ -358,6 +366,7 @@ async def transfer(
     ticket.matter_code, ticket.category, ticket.zone = matter.code, matter.category, zone
     ticket.status, ticket.window, ticket.staff_id = "waiting", None, None  # queue_at kept: the wait counts
     await session.flush()
+    await _announce_waiting(session, ticket)
     await _emit(
         session,
         outbox,
