@@ -19,7 +19,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from shared import context, db
 from shared.events import STREAMS, Envelope
 from shared.events.envelope import uuid7
-from shared.handlers import ConsumerSpec, Delivery
+from shared.handlers import ConsumerSpec, Delivery, Route
 from shared.inbox import Inbox
 from shared.observability import CONSUMER_LAG, DEAD_LETTERED, EVENTS_HANDLED, EVENTS_SKIPPED, get_logger
 from shared.outbox import Delivered, Outbox
@@ -316,8 +316,7 @@ class EventConsumer:
                 log.warning("broker lifetime changed; reading the partitions from their start", group=self.group)
             batch = await consumer.getmany(timeout_ms=200 if self.draining else 500, max_records=200)
             for tp, messages in batch.items():
-                for message in messages:
-                    await self.handle(message)
+                await self.handle_many(messages)
                 await consumer.commit({tp: messages[-1].offset + 1})
             if time.monotonic() >= next_lag or (self.draining and not batch):
                 behind = await self._measure_lag(consumer)
@@ -380,26 +379,89 @@ class EventConsumer:
         log.info("consumer started", group=self.group, topics=self.topics)
         return consumer
 
+    async def handle_many(self, messages: list[ConsumerRecord]) -> None:
+        """Apply a partition's batch in one transaction: one inbox insert for all of it, then each new event's
+        handler in order (the session's objects are flushed and let go between handlers, so each reads
+        what the one before wrote). One transaction per message cost a commit (a disk flush) each. If
+        anything fails, the transaction is rolled back and the batch is applied one message at a time,
+        with the retries and dead-lettering of ``handle``: a batch never changes what happens to a
+        message, only how many commits it takes."""
+        parsed = [(m, await self._parse(m)) for m in messages]
+        ready = [(m, p) for m, p in parsed if p is not None]
+        if len(ready) < 2:  # nothing to gain; and unreadable messages were dealt with by _parse
+            for message, item in ready:
+                await self._apply(message, *item)
+            return
+        try:
+            handled = await self._apply_together([item for _, item in ready])
+        except Exception as exc:
+            log.info("batch failed; applying its messages one at a time", group=self.group, size=len(ready),
+                     error=type(exc).__name__)
+            for message, item in ready:
+                await self._apply(message, *item)
+            return
+        for (envelope, _, _), new in zip((item for _, item in ready), handled, strict=True):
+            EVENTS_HANDLED.labels(self.service, envelope.type, "handled" if new else "duplicate").inc()
+        if any(handled) and self.on_commit is not None:
+            self.on_commit()
+
+    async def _apply_together(self, items: list[tuple[Envelope, Route, Any]]) -> list[bool]:
+        """Handle ``items`` in one transaction; for each, whether it was new (False: a redelivery)."""
+        async with self.sessionmaker() as session, session.begin():
+            fresh = await self.inbox.first_times(
+                session, consumer=self.group, events=[(envelope.id, envelope.type) for envelope, _, _ in items]
+            )
+            handled = []
+            for envelope, route, event in items:
+                new = envelope.id in fresh
+                fresh.discard(envelope.id)  # the same event twice in a batch: applied once
+                handled.append(new)
+                if not new:
+                    continue
+                cid_token = context.correlation_id.set(envelope.correlation_id)
+                cause_token = context.causation_id.set(str(envelope.id))
+                try:
+                    await route.handler(
+                        event, Delivery(envelope=envelope, session=session, outbox=self.outbox, deps=self.deps)
+                    )
+                    await session.flush()
+                    session.expunge_all()  # the next handler loads afresh what this one changed
+                finally:
+                    context.correlation_id.reset(cid_token)
+                    context.causation_id.reset(cause_token)
+        return handled
+
     async def handle(self, message: ConsumerRecord) -> None:
         """Apply one message (or dead-letter it); returns when it needs no more work."""
+        item = await self._parse(message)
+        if item is not None:
+            await self._apply(message, *item)
+
+    async def _parse(self, message: ConsumerRecord) -> tuple[Envelope, Route, Any] | None:
+        """The message's envelope, route and event; None when it is not this group's to apply (skipped) or
+        cannot be read (dead-lettered)."""
         replay_for = _header(message, REPLAY_FOR_HEADER)
         if replay_for is not None and replay_for != self.group:  # another group's dead letter, replayed
             EVENTS_SKIPPED.labels(self.service, self.spec.group, "replay-for-another-group").inc()
-            return
+            return None
         try:
             envelope = Envelope.model_validate_json(message.value)
         except (ValidationError, ValueError) as exc:
             await self.dead_letter(message, f"unreadable envelope: {exc}", "unknown")
-            return
+            return None
         route = self.spec.routes.get(envelope.type)
         if route is None:  # another group's event on a shared stream, or a type newer than this code
             EVENTS_SKIPPED.labels(self.service, self.spec.group, envelope.type).inc()
-            return
+            return None
         try:
             event = route.model.model_validate(envelope.payload)  # parsed once, into the declared model
         except ValidationError as exc:
             await self.dead_letter(message, f"invalid {envelope.type} payload: {exc}", envelope.type)
-            return
+            return None
+        return envelope, route, event
+
+    async def _apply(self, message: ConsumerRecord, envelope: Envelope, route: Route, event: Any) -> None:
+        """Apply one readable message in its own transaction, retrying; dead-letter it when it keeps failing."""
         # Hand-written rather than tenacity: attempts count only while the database answers (an outage
         # is not the message's fault and must not dead-letter it), and the last failure dead-letters
         # instead of raising; a retry policy expressing both is longer than this loop.

@@ -37,6 +37,16 @@ class Inbox:
         )
         return result.first() is not None
 
+    async def first_times(
+        self, session: AsyncSession, *, consumer: str, events: list[tuple[uuid.UUID, str]]
+    ) -> set[uuid.UUID]:
+        """Record a batch of (event id, type) for ``consumer`` in one statement; the ids that were new."""
+        rows = [{"consumer": consumer, "event_id": event_id, "type": type_} for event_id, type_ in dict(events).items()]
+        result = await session.execute(
+            insert(self.table).values(rows).on_conflict_do_nothing().returning(self.table.c.event_id)
+        )
+        return set(result.scalars())
+
 
 async def prune_handled(
     sessionmaker: async_sessionmaker[AsyncSession], table: Table, *, older_than: timedelta, batch: int = 5000

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 
 from shared import db
@@ -60,6 +60,7 @@ class Harness:
         self.relay = OutboxRelay(table=self.t.outbox, sessionmaker=self.sessionmaker, sender=self.bus,
                                  service="backbone", poll_seconds=0.05, max_backoff=1.0)
         self.fail_scores: set[int] = set()
+        self.transactions: dict[str, int] = {}  # ticket id -> the transaction that applied it
         self.consumer = EventConsumer(
             bus=self.bus, spec=ConsumerSpec(group="grp", handlers={TicketRated: self.on_rated}),
             sessionmaker=self.sessionmaker, engine=self.engine, inbox=Inbox(self.t.inbox), outbox=self.outbox,
@@ -71,6 +72,7 @@ class Harness:
         session = ctx.session
         if event.score in self.fail_scores:
             raise RuntimeError(f"refusing score {event.score}")
+        self.transactions[event.ticket_id] = (await session.execute(text("SELECT txid_current()"))).scalar_one()
         ratings = self.t.ratings
         row = (await session.execute(select(ratings.c.times).where(ratings.c.ticket_id == event.ticket_id))).first()
         if row:
@@ -181,6 +183,41 @@ async def test_an_event_type_the_group_does_not_handle_is_skipped_and_counted(ha
     await wait_for(lambda: h.times(after), timeout=30, message="event after the unhandled one")
     assert skipped._value.get() == before + 1
     assert dead._value.get() == dead_before  # not a failure: nothing dead-lettered
+
+
+def _record(envelope: Envelope, offset: int) -> ConsumerRecord:
+    value = envelope.model_dump_json().encode()
+    return ConsumerRecord(topic="direct", partition=0, offset=offset, timestamp=0, timestamp_type=0,
+                          key=envelope.key.encode(), value=value, checksum=None, serialized_key_size=0,
+                          serialized_value_size=len(value), headers=())
+
+
+async def test_a_batch_is_applied_in_one_transaction_with_one_inbox_check(harness: Harness) -> None:
+    h = harness
+    ids = [unique(f"T-batch{i}") for i in range(4)]
+    envelopes = [Envelope.wrap(rated(i), producer="backbone", correlation_id="batch") for i in ids]
+    already = envelopes[0]
+    await h.consumer.handle_many([_record(already, 0)])  # applied before: a redelivery in the batch
+    first_tx = h.transactions[ids[0]]
+    await h.consumer.handle_many([_record(e, n) for n, e in enumerate([*envelopes, envelopes[2]], start=1)])
+    assert [await h.times(i) for i in ids] == [1, 1, 1, 1]  # the repeat and the redelivery changed nothing
+    batch_txs = {h.transactions[i] for i in ids[1:]}
+    assert len(batch_txs) == 1 and first_tx not in batch_txs
+
+
+async def test_a_failing_event_in_a_batch_is_dead_lettered_alone(infra) -> None:
+    async with Harness(infra) as h:
+        h.fail_scores = {1}
+        good = [unique("T-good-a"), unique("T-good-b")]
+        bad = unique("T-bad")
+        envelopes = [Envelope.wrap(rated(good[0]), producer="backbone", correlation_id="batch"),
+                     Envelope.wrap(rated(bad, score=1), producer="backbone", correlation_id="batch"),
+                     Envelope.wrap(rated(good[1]), producer="backbone", correlation_id="batch")]
+        await h.consumer.handle_many([_record(e, n) for n, e in enumerate(envelopes)])
+        assert [await h.times(g) for g in good] == [1, 1] and await h.times(bad) == 0
+        assert h.transactions[good[0]] != h.transactions[good[1]]  # the batch fell back to one at a time
+        [dead] = await h.dlq_messages(1)
+        assert dead.key.decode() == bad and "refusing score 1" in dict(dead.headers)["error"].decode()
 
 
 async def test_poison_message_goes_to_dlq_and_consumer_moves_on(infra) -> None:
