@@ -51,8 +51,8 @@ revision: $(STAMP) ## autogenerate a migration: make revision SVC=forms MSG="add
 events: $(STAMP) ## export the AsyncAPI document of every event to docs/asyncapi.json
 	$(PY) -m shared export-events
 
-bench: $(STAMP) ## benchmarks that print figures (not part of make test)
-	$(PY) -m benchmarks.run
+bench: $(STAMP) ## hot paths beside a bare reference, one table (docs/performance.md); QUICK=1: about 3 minutes
+	$(PY) -m benchmarks.run $(if $(QUICK),--quick)
 
 mint-token: $(STAMP) ## a dev token: make mint-token ARGS="--role clerk --hall ZS-CITY"
 	$(PY) -m shared mint-token $(ARGS)

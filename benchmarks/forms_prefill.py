@@ -36,7 +36,7 @@ def _id_number(i: int) -> str:
     return first17 + id_number_check_digit(first17)
 
 
-def _value(field: dict, i: int):  # type: ignore[no-untyped-def]
+def _value(field: dict, i: int):
     kind = field["type"].partition(":")[0]
     options = field["type"].partition(":")[2].split(",")
     return {

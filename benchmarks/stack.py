@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 
 from shared.auth import SigningKey, load_or_create_keys, mint_token
 from shared.infra import die_with_parent, port_open
@@ -71,9 +70,6 @@ class Stack:
     def pid(self, name: str) -> int:
         """The pid the stack wrote for ``name`` (a service, the broker or the stack): var/run/<name>.pid."""
         return int((self.var / "run" / f"{name}.pid").read_text().strip())
-
-    def process_of(self, name: str) -> psutil.Process:
-        return psutil.Process(self.pid(name))
 
     def text(self) -> str:
         try:

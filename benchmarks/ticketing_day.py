@@ -74,7 +74,7 @@ class Recorder:
         self.ms: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
 
-    async def timed(self, name: str, call):  # type: ignore[no-untyped-def]
+    async def timed(self, name: str, call):
         started = time.perf_counter()
         response = await call
         self.ms[name].append((time.perf_counter() - started) * 1000)
@@ -136,7 +136,7 @@ async def _run(speed: float, visitors: int, seed: int, serial: int = 0, window: 
 _KIOSKS: dict[int, dict[str, str]] = {}
 
 
-def _kiosk(key) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _kiosk(key) -> dict[str, str]:
     """The hall's kiosk device token (taking a number needs one)."""
     if id(key) not in _KIOSKS:
         token = mint_token(key, sub="kiosk:bench-1", roles=["kiosk"], halls=[HALL], ttl_seconds=6 * 3600)
@@ -144,7 +144,7 @@ def _kiosk(key) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return _KIOSKS[id(key)]
 
 
-async def _setup(client: httpx.AsyncClient, key) -> tuple[list, dict[str, dict[str, str]]]:  # type: ignore[no-untyped-def]
+async def _setup(client: httpx.AsyncClient, key) -> tuple[list, dict[str, dict[str, str]]]:
     """The demo hall, open all day, with a clerk signed in at every window."""
     hall = next(h for h in demo_halls() if h["code"] == HALL)
     admin = {"Authorization": f"Bearer {mint_token(key, sub='bench-admin', roles=['hall_admin'], halls=[HALL])}"}
@@ -160,7 +160,7 @@ async def _setup(client: httpx.AsyncClient, key) -> tuple[list, dict[str, dict[s
     return windows, clerks
 
 
-async def _serial(client: httpx.AsyncClient, key, count: int) -> None:  # type: ignore[no-untyped-def]
+async def _serial(client: httpx.AsyncClient, key, count: int) -> None:
     """Uncontended latency: one request at a time."""
     windows, clerks = await _setup(client, key)
     rec = Recorder()
@@ -179,7 +179,7 @@ async def _serial(client: httpx.AsyncClient, key, count: int) -> None:  # type: 
     rec.report(time.perf_counter() - t0)
 
 
-async def _day(client: httpx.AsyncClient, key, speed: float, visitors: int, seed: int,  # type: ignore[no-untyped-def]
+async def _day(client: httpx.AsyncClient, key, speed: float, visitors: int, seed: int,
                part: str = "") -> None:
     windows, clerks = await _setup(client, key)
     rng = random.Random(seed)

@@ -146,11 +146,14 @@ class Hall:
     def route(self, matter: Matter, priority: int) -> tuple[str, dict[str, float | None]]:
         """The zone with the least expected wait (the service's rule and predictor: skill pool)."""
         zones = sorted({w.zone for w in self.windows if matter.code in w.skills}, key=lambda z: (z != matter.zone, z))
-        best = None
+        def cost(est: dict[str, float | None]) -> float:
+            value = est[SERVICE]
+            return value if value is not None else 1e9
+
+        best: tuple[str, dict[str, float | None]] | None = None
         for zone in zones:
             est = self.estimates(zone, matter, priority)
-            if best is None or (est[SERVICE] if est[SERVICE] is not None else 1e9) < (
-                    best[1][SERVICE] if best[1][SERVICE] is not None else 1e9):
+            if best is None or cost(est) < cost(best[1]):
                 best = (zone, est)
         assert best is not None
         return best
@@ -209,14 +212,14 @@ def simulate(hall_code: str, visitors: int, seed: int, service_factor: float = S
             w = obj  # type: ignore[assignment]
             assert isinstance(w, Win)
             w.busy = False
-            ticket = hall.pick(w, now)
-            if ticket is None:
+            called = hall.pick(w, now)
+            if called is None:
                 continue
-            ticket.called = now
-            minutes = hall.service_time(matters[ticket.matter])
-            hall.recent[ticket.matter].append(minutes)
+            called.called = now
+            minutes = hall.service_time(matters[called.matter])
+            hall.recent[called.matter].append(minutes)
             hall.recent_zone[w.zone].append(minutes)
-            hall.done.append(ticket)
+            hall.done.append(called)
             w.busy = True
             seq += 1
             heapq.heappush(events, (now + minutes, seq, "free", w))
@@ -229,8 +232,8 @@ def report(done: list[Tk]) -> dict[str, dict[str, float]]:
           f"min  max {max(waits):.1f} min")
     out = {}
     for name in done[0].estimates:
-        errors = [(t.estimates[name] - (t.called - t.issued)) for t in done
-                  if t.called is not None and t.estimates[name] is not None]
+        errors = [(e - (t.called - t.issued)) for t in done
+                  if t.called is not None and (e := t.estimates[name]) is not None]
         absolute = [abs(e) for e in errors]
         mae = sum(absolute) / len(absolute)
         within = sum(1 for e in absolute if e <= 5) / len(absolute)
