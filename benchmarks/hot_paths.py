@@ -88,9 +88,13 @@ def table(rows: list[Row]) -> str:
     return "\n".join([fmt(header), rule, *map(fmt, body)])
 
 
+GROUPS = ("reference", "take", "call", "prefill")
+
+
 class Bench:
-    def __init__(self, *, seconds: float, warmup: float, profiles: int) -> None:
+    def __init__(self, *, seconds: float, warmup: float, profiles: int, only: set[str] | None = None) -> None:
         self.seconds, self.warmup, self.profiles = seconds, warmup, profiles
+        self.only = only or set(GROUPS)  # which groups of rows to set up and measure
         self.rows: list[Row] = []
         self.notes: list[str] = []
         # The per-kiosk budget (30 tickets a minute) is a limit a load generator would hit at once.
@@ -112,23 +116,26 @@ class Bench:
 
     async def setup(self) -> None:
         stack = self.stack
-        dictionary = await datasets.publish_prefill_matter(stack)
-        windows, zones = datasets.zs_city_windows()
-        self.take_clerks = await datasets.staffed_hall(stack, TAKE_HALL, windows, zones)
-        windows, zones = datasets.one_zone_windows(CALL_WINDOWS)
-        self.call_clerks = await datasets.staffed_hall(stack, CALL_HALL, windows, zones)
-        took = await datasets.take_tickets(stack, TAKE_HALL, TAKE_WAITING)
-        self.say(f"{TAKE_HALL}: {len(self.take_clerks)} windows staffed, {TAKE_WAITING} tickets taken through the "
-                 f"API in {took:.1f} s")
-        self.notes.append(f"setup: {TAKE_WAITING} tickets through the API at 32 connections took {took:.1f} s "
-                          f"({TAKE_WAITING / took:.0f}/s, {len(self.take_clerks)}-window hall)")
-        copied = await datasets.copy_waiting_tickets(stack, CALL_HALL, CALL_WAITING)
-        self.say(f"{CALL_HALL}: {len(self.call_clerks)} windows staffed, {CALL_WAITING} tickets waiting "
-                 f"({copied:.1f} s)")
-        loaded, values = await datasets.load_profiles(stack, dictionary, self.profiles)
-        self.say(f"{self.profiles:,} profiles ({values:,} values) loaded with COPY in {loaded:.1f} s")
-        self.notes.append(f"setup: {self.profiles:,} profiles ({values:,} values, {self.profiles:,} licences) "
-                          f"loaded with COPY in {loaded:.1f} s")
+        if "take" in self.only:
+            windows, zones = datasets.zs_city_windows()
+            self.take_clerks = await datasets.staffed_hall(stack, TAKE_HALL, windows, zones)
+            took = await datasets.take_tickets(stack, TAKE_HALL, TAKE_WAITING)
+            self.say(f"{TAKE_HALL}: {len(self.take_clerks)} windows staffed, {TAKE_WAITING} tickets taken through "
+                     f"the API in {took:.1f} s")
+            self.notes.append(f"setup: {TAKE_WAITING} tickets through the API at 32 connections took {took:.1f} s "
+                              f"({TAKE_WAITING / took:.0f}/s, {len(self.take_clerks)}-window hall)")
+        if "call" in self.only:
+            windows, zones = datasets.one_zone_windows(CALL_WINDOWS)
+            self.call_clerks = await datasets.staffed_hall(stack, CALL_HALL, windows, zones)
+            copied = await datasets.copy_waiting_tickets(stack, CALL_HALL, CALL_WAITING)
+            self.say(f"{CALL_HALL}: {len(self.call_clerks)} windows staffed, {CALL_WAITING} tickets waiting "
+                     f"({copied:.1f} s)")
+        if "prefill" in self.only:
+            dictionary = await datasets.publish_prefill_matter(stack)
+            loaded, values = await datasets.load_profiles(stack, dictionary, self.profiles)
+            self.say(f"{self.profiles:,} profiles ({values:,} values) loaded with COPY in {loaded:.1f} s")
+            self.notes.append(f"setup: {self.profiles:,} profiles ({values:,} values, {self.profiles:,} licences) "
+                              f"loaded with COPY in {loaded:.1f} s")
         # VACUUM now rather than autovacuum during the rows (the COPYs just wrote millions of rows).
         started = time.perf_counter()
         conn = await asyncpg.connect(stack.database_url)
@@ -219,10 +226,11 @@ class Bench:
         try:
             await self.setup()
             self.say(f"setup done after {time.perf_counter() - began:.0f} s; measuring {self.seconds:.0f} s a row")
-            await self.reference_rows(ref_url, ref.pid)
-            await self.take_ticket_rows()
-            await self.call_next_rows()
-            await self.prefill_rows()
+            groups = {"reference": lambda: self.reference_rows(ref_url, ref.pid), "take": self.take_ticket_rows,
+                      "call": self.call_next_rows, "prefill": self.prefill_rows}
+            for name in GROUPS:
+                if name in self.only:
+                    await groups[name]()
         finally:
             ref.terminate()
             ref.wait(10)
@@ -244,9 +252,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="10 s a row and 100,000 profiles (about 4 minutes)")
     parser.add_argument("--seconds", type=float, help="measured seconds a row (default 30, --quick 10)")
     parser.add_argument("--profiles", type=int, help="profiles in the forms store (default 1,000,000, --quick 100,000)")
+    parser.add_argument("--only", help=f"comma-separated groups of rows to run, of {','.join(GROUPS)} (default all)")
     args, _ = parser.parse_known_args(argv)
+    only = set(args.only.split(",")) if args.only else None
+    if only and only - set(GROUPS):
+        parser.error(f"unknown groups {sorted(only - set(GROUPS))}; choose from {','.join(GROUPS)}")
     bench = Bench(seconds=args.seconds or (10 if args.quick else 30), warmup=2 if args.quick else 3,
-                  profiles=args.profiles or (100_000 if args.quick else 1_000_000))
+                  profiles=args.profiles or (100_000 if args.quick else 1_000_000), only=only)
     try:
         asyncio.run(bench.run())
     finally:

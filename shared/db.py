@@ -25,7 +25,7 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING)
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 16, max_overflow: int = 4) -> AsyncEngine:
     """An asyncpg engine; connect timeout short so an outage is noticed, not waited on.
 
     No ``pool_pre_ping``: it costs every checkout a round trip (three statements with asyncpg). A
@@ -35,7 +35,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max_overflow,
         connect_args={"timeout": 5, "server_settings": {"timezone": "UTC"}},
     )
 

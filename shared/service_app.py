@@ -100,7 +100,8 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(service=service, level=settings.log_level, json=settings.log_json)
         _log_calendar(workdays.configure(settings.calendar_dir))
-        engine = db.make_engine(settings.database_url)
+        engine = db.make_engine(settings.database_url, pool_size=settings.db_pool_size,
+                                max_overflow=settings.db_max_overflow)
         sessionmaker = db.make_sessionmaker(engine)
         bus = KafkaBus(settings)
         outbox = Outbox(backbone.outbox_table, producer=service, topic_prefix=settings.topic_prefix)
@@ -362,8 +363,11 @@ def close_on_shutdown(app: FastAPI, *clients: _Closable) -> None:
     app.router.lifespan_context = lifespan
 
 
-def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+async def get_runtime(request: Request) -> Runtime:
+    # async, like every dependency here: FastAPI runs a plain ``def`` dependency in a worker thread, a
+    # thread hand-off per request for reading an attribute
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

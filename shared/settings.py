@@ -16,6 +16,11 @@ class ServiceSettings(BaseSettings):
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/onewindow",
         description="SQLAlchemy async URL; the service keeps its tables in its own schema.",
     )
+    db_pool_size: int = Field(
+        default=16, ge=1, description="Connections kept open; past it, up to db_max_overflow more are opened and "
+        "closed again, which costs a connection setup each time: size it for the requests the process serves at once.",
+    )
+    db_max_overflow: int = Field(default=4, ge=0)
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_idempotence: bool = Field(
         default=False, description="On for Apache Kafka; the embedded broker does not support it."

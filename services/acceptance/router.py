@@ -43,7 +43,7 @@ Clerk = Annotated[Principal, require(Role.CLERK)]
 Reader = Annotated[Principal, require(Role.CLERK, Role.HALL_ADMIN, Role.ISSUANCE_CLERK, Role.AUDITOR, Role.APPLICANT)]
 
 
-def _settings(request: Request) -> AcceptanceSettings:
+async def _settings(request: Request) -> AcceptanceSettings:
     """The running service's settings (an ``AcceptanceSettings``, as given to ``create_app``)."""
     settings: AcceptanceSettings = request.app.state.runtime.settings
     return settings

@@ -9,11 +9,11 @@ from services.approval.deadlines import ServiceClock
 from shared.auth import Principal, current_principal
 
 
-def get_clock(request: Request) -> ServiceClock:
+async def get_clock(request: Request) -> ServiceClock:
     return request.app.state.clock
 
 
-def get_settings(request: Request) -> ApprovalSettings:
+async def get_settings(request: Request) -> ApprovalSettings:
     return request.app.state.runtime.settings
 
 

@@ -36,7 +36,7 @@ from shared.privacy import mask_id_number, mask_name
 from shared.service_app import SessionDep
 
 
-def get_deps(request: Request) -> IssuanceDeps:
+async def get_deps(request: Request) -> IssuanceDeps:
     runtime = request.app.state.runtime
     settings: IssuanceSettings = runtime.settings
     return IssuanceDeps(outbox=runtime.outbox, signer=request.app.state.signer, settings=settings)

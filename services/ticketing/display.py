@@ -34,10 +34,9 @@ def html_text(text: str) -> str:
 async def queue_status(session: AsyncSession, *, hall: str) -> dict[str, object]:
     """Waiting count and expected wait of a new ticket, per zone and per matter served in the hall."""
     snapshots = Snapshots()  # not a hot path: read afresh
-    windows = await snapshots.windows(session, hall=await halls.require_hall(session, code=hall))
     matters = await snapshots.matters(session)
+    windows = await snapshots.windows(session, hall=await halls.require_hall(session, code=hall), matters=matters)
     counts = await repo.waiting_counts(session, hall=hall)
-    busy = await repo.busy_windows(session, hall=hall)
     lines: list[dict[str, object]] = []
     zones: list[dict[str, object]] = []
     for zone in sorted({w.zone for w in windows}):
@@ -53,8 +52,6 @@ async def queue_status(session: AsyncSession, *, hall: str) -> dict[str, object]
                 priority=tickets.PRIORITY_NORMAL,
                 queue_at=None,
                 windows=windows,
-                matters=matters,
-                busy=busy,
             )
             lines.append(
                 {

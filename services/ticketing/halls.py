@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ticketing import hours, wakeups
+from services.ticketing import hours
 from services.ticketing import repository as repo
 from services.ticketing.models import Hall, Window, Zone
 from services.ticketing.schemas import HallIn, WindowIn
@@ -200,8 +200,6 @@ async def sign_out(session: AsyncSession, *, hall: str, code: str, principal: Pr
     current = await repo.current_ticket(session, hall=hall, window=code)
     if current is not None:
         current.status, current.window, current.staff_id = "waiting", None, None
-        await wakeups.announce(session, hall=hall, zone=current.zone, matter_code=current.matter_code,
-                               category=current.category)
     window.state, window.staff_id, window.staff_name, window.staff_photo_url = "closed", None, None, None
     window.staff_no, window.staff_unit = None, None
     await session.flush()

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.ticketing.models import DayCounter
 
-POOL_SIZE = 2
+POOL_SIZE = 4  # one statement each: requests queue for them briefly rather than open and close overflow ones
 
 
 class TicketNumbers:
@@ -32,7 +32,7 @@ class TicketNumbers:
         self.engine: AsyncEngine = create_async_engine(
             database_url,
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=0,
             isolation_level="AUTOCOMMIT",
             connect_args={"timeout": 5, "server_settings": {"timezone": "UTC", "synchronous_commit": "off"}},
         )

@@ -13,9 +13,7 @@ from services.ticketing.models import (
     Appointment,
     BoardCall,
     BoardCounter,
-    DayCounter,
     Hall,
-    Matter,
     Slot,
     Ticket,
     WebProof,
@@ -58,25 +56,6 @@ async def windows_of(session: AsyncSession, *, hall: str, active_only: bool = Tr
 async def get_window(session: AsyncSession, *, hall: str, code: str, lock: bool = False) -> Window | None:
     """One window; ``lock`` takes a row lock (serialises calls of one window)."""
     return await session.get(Window, (hall, code), with_for_update=lock or None)
-
-
-async def all_matters(session: AsyncSession) -> dict[str, Matter]:
-    """The matter read model by code (a few hundred rows at most)."""
-    return {m.code: m for m in (await session.execute(select(Matter))).scalars()}
-
-
-async def next_number(session: AsyncSession, *, hall: str, zone: str, day: date) -> int:
-    """Atomically take the next sequence of (hall, zone, business day); concurrent callers queue on the row."""
-    statement = (
-        insert(DayCounter)
-        .values(hall=hall, zone=zone, business_day=day, seq=1)
-        .on_conflict_do_update(
-            index_elements=[DayCounter.hall, DayCounter.zone, DayCounter.business_day],
-            set_={"seq": DayCounter.seq + 1},
-        )
-        .returning(DayCounter.seq)
-    )
-    return (await session.execute(statement)).scalar_one()
 
 
 def _skill_match(skills: list[str]) -> Any:
@@ -143,26 +122,54 @@ async def get_ticket(session: AsyncSession, *, ticket_id: uuid.UUID, lock: bool 
     return await session.get(Ticket, ticket_id, with_for_update=lock or None)
 
 
-async def waiting_ahead(
-    session: AsyncSession, *, hall: str, zone: str, matter_codes: Iterable[str], priority: int,
-    queue_at: datetime | None,
-) -> int:
-    """Waiting tickets of ``matter_codes`` in a zone that will be called before one with this priority/time."""
-    if queue_at is None:
-        ahead = Ticket.priority >= priority
-    else:
-        ahead = or_(Ticket.priority > priority, and_(Ticket.priority == priority, Ticket.queue_at < queue_at))
-    query = select(func.count()).where(
-        Ticket.hall == hall, Ticket.zone == zone, Ticket.status == "waiting",
-        Ticket.matter_code.in_(list(matter_codes)), ahead,
-    )
-    return (await session.execute(query)).scalar_one()
+# A route's figures in one round trip (hand-written: three grouped reads as one statement): the windows
+# serving a ticket now, the waiting tickets ahead per zone and matter, the latest service times per zone
+# (a walk of ix_tickets_served each).
+_ZONE_FIGURES = """
+SELECT 'busy' AS kind, t."window" AS zone, NULL AS matter_code, NULL::float8 AS value
+  FROM ticketing.tickets t WHERE t.hall = :hall AND t.status = 'called' AND t."window" IS NOT NULL
+ GROUP BY t."window"
+UNION ALL
+SELECT 'ahead', t.zone, t.matter_code, count(*)::float8
+  FROM ticketing.tickets t
+ WHERE t.hall = :hall AND t.zone = ANY(CAST(:zones AS text[])) AND t.status = 'waiting' AND {ahead}
+ GROUP BY t.zone, t.matter_code
+UNION ALL
+SELECT 'recent', z.zone, NULL, r.minutes
+  FROM unnest(CAST(:zones AS text[])) AS z(zone)
+ CROSS JOIN LATERAL (
+       SELECT extract(epoch FROM s.finished_at - s.last_called_at)::float8 / 60.0 AS minutes
+         FROM ticketing.tickets s
+        WHERE s.hall = :hall AND s.zone = z.zone AND s.status = 'served'
+        ORDER BY s.finished_at DESC LIMIT :recent) r
+"""
+_FIGURES_NEW = text(_ZONE_FIGURES.format(ahead="t.priority >= :priority"))
+_FIGURES_HELD = text(_ZONE_FIGURES.format(
+    ahead="(t.priority > :priority OR (t.priority = :priority AND t.queue_at < :queue_at))"))
 
 
-async def busy_windows(session: AsyncSession, *, hall: str) -> set[str]:
-    """Windows of a hall that have a called ticket (serving)."""
-    query = select(Ticket.window).where(Ticket.hall == hall, Ticket.status == "called").distinct()
-    return {w for w in (await session.execute(query)).scalars() if w}
+async def zone_figures(
+    session: AsyncSession, *, hall: str, zones: Iterable[str], priority: int, queue_at: datetime | None, recent: int,
+) -> tuple[set[str], dict[tuple[str, str], int], dict[str, list[float]]]:
+    """(windows of the hall serving a ticket, waiting tickets per (zone, matter) of ``zones`` called before
+    one with this priority/time (``queue_at`` None: a new ticket), the latest ``recent`` service times in
+    minutes per zone)."""
+    wanted = sorted(set(zones))
+    params: dict[str, Any] = {"hall": hall, "zones": wanted, "priority": priority, "recent": recent}
+    if queue_at is not None:
+        params["queue_at"] = queue_at
+    rows = (await session.execute(_FIGURES_NEW if queue_at is None else _FIGURES_HELD, params)).all()
+    busy: set[str] = set()
+    ahead: dict[tuple[str, str], int] = {}
+    minutes: dict[str, list[float]] = {z: [] for z in wanted}
+    for kind, zone, matter_code, value in rows:
+        if kind == "busy":
+            busy.add(zone)
+        elif kind == "ahead":
+            ahead[(zone, matter_code)] = int(value)
+        else:
+            minutes[zone].append(float(value))
+    return busy, ahead, minutes
 
 
 async def waiting_counts(session: AsyncSession, *, hall: str) -> dict[tuple[str, str], int]:
@@ -173,18 +180,6 @@ async def waiting_counts(session: AsyncSession, *, hall: str) -> dict[tuple[str,
         .group_by(Ticket.zone, Ticket.matter_code)
     )
     return {(z, m): n for z, m, n in (await session.execute(query)).all()}
-
-
-async def recent_service_minutes(session: AsyncSession, *, hall: str, zone: str, limit: int) -> list[float]:
-    """Service times (minutes) of the latest ``limit`` served tickets of a zone."""
-    minutes = func.extract("epoch", Ticket.finished_at - Ticket.last_called_at) / 60.0
-    query = (
-        select(minutes)
-        .where(Ticket.hall == hall, Ticket.zone == zone, Ticket.status == "served")
-        .order_by(Ticket.finished_at.desc())
-        .limit(limit)
-    )
-    return [float(v) for v in (await session.execute(query)).scalars()]
 
 
 async def next_board_position(session: AsyncSession, *, hall: str) -> int:

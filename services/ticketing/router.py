@@ -71,7 +71,7 @@ WindowStaffOrService = Annotated[Principal, require(Role.CLERK, Role.SERVICE)]
 TicketTaker = Annotated[Principal, require(*channels.TAKE_ROLES)]
 
 
-def _settings(request: Request) -> TicketingSettings:
+async def _settings(request: Request) -> TicketingSettings:
     """The running service's settings (a ``TicketingSettings``, as given to ``create_app``)."""
     settings: TicketingSettings = request.app.state.runtime.settings
     return settings
@@ -80,17 +80,17 @@ def _settings(request: Request) -> TicketingSettings:
 Settings = Annotated[TicketingSettings, Depends(_settings)]
 
 
-def _numbers(request: Request) -> TicketNumbers:
+async def _numbers(request: Request) -> TicketNumbers:
     numbers: TicketNumbers = request.app.state.ticket_numbers
     return numbers
 
 
-def _snapshots(request: Request) -> Snapshots:
+async def _snapshots(request: Request) -> Snapshots:
     snapshots: Snapshots = request.app.state.snapshots
     return snapshots
 
 
-def _wakeups(request: Request) -> Wakeups:
+async def _wakeups(request: Request) -> Wakeups:
     wakeups: Wakeups = request.app.state.wakeups
     return wakeups
 

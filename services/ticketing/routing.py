@@ -1,6 +1,7 @@
 """Routing a ticket: which windows serve a matter, each zone's live wait (via estimate.py), the best zone."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,22 +31,45 @@ def staffed(windows: Sequence[WindowView]) -> list[WindowView]:
     return open_ or [w for w in windows if w.active]
 
 
-def skill_view(
-    windows: Sequence[WindowView], matters: Mapping[str, MatterView], busy: set[str]
-) -> list[estimate.WindowSkills]:
+def skill_view(windows: Sequence[WindowView], busy: set[str]) -> list[estimate.WindowSkills]:
     """The predictor's view of windows: matter codes each serves (categories expanded), idle or not."""
-    by_category: dict[str, set[str]] = {}
-    for m in matters.values():
-        by_category.setdefault(m.category, set()).add(m.code)
-    view = []
-    for w in windows:
-        codes: set[str] = set()
-        for skill in w.skills:
-            if skill in matters:
-                codes.add(skill)
-            codes |= by_category.get(skill, set())
-        view.append(estimate.WindowSkills(frozenset(codes), idle=w.state == "open" and w.code not in busy))
-    return view
+    return [estimate.WindowSkills(w.codes, idle=w.state == "open" and w.code not in busy) for w in windows]
+
+
+@dataclass(frozen=True)
+class ZoneLoads:
+    """The candidate zones' queues as the database has them now: waiting tickets ahead per (zone, matter),
+    recent service times per zone. Read in two queries however many zones serve a matter."""
+
+    busy: set[str]  # windows of the hall serving a ticket now
+    ahead: dict[tuple[str, str], int]
+    recent: dict[str, list[float]]
+
+
+async def zone_loads(
+    session: AsyncSession, *, hall: str, zones: Iterable[str], priority: int, queue_at: datetime | None
+) -> ZoneLoads:
+    """Figures of ``zones`` for a ticket of this priority (``queue_at``: its place; None for a new one)."""
+    busy, ahead, recent = await repo.zone_figures(session, hall=hall, zones=zones, priority=priority,
+                                                  queue_at=queue_at, recent=RECENT_SERVICES)
+    return ZoneLoads(busy=busy, ahead=ahead, recent=recent)
+
+
+def predict(
+    *, zone: str, matter: MatterView, windows: Sequence[WindowView], loads: ZoneLoads,
+) -> tuple[int, float | None]:
+    """(tickets ahead, E[W | n] in minutes) for a ticket of ``matter`` in ``zone`` (skill-pool predictor).
+
+    n = waiting tickets ahead whose matter the same windows serve, s = windows of the zone serving the
+    matter, 1/mu = recent service times in the zone (see estimate.py and docs/wait-estimate.md).
+    """
+    view = skill_view(staffed([w for w in windows if w.zone == zone]), loads.busy)
+    pool = estimate.skill_pool(view, matter.code) or {matter.code}
+    servers, idle = estimate.pool_servers(view, matter.code)
+    ahead = sum(n for (z, code), n in loads.ahead.items() if z == zone and code in pool)
+    mean = estimate.mean_service_minutes(loads.recent.get(zone, []), prior_minutes=float(matter.avg_handling_minutes))
+    value = estimate.expected_wait_minutes(ahead=ahead, servers=servers, mean_service=mean, idle=idle)
+    return ahead, None if value is None else round(value, 1)
 
 
 async def estimate_minutes(
@@ -57,29 +81,10 @@ async def estimate_minutes(
     priority: int,
     queue_at: datetime | None,
     windows: Sequence[WindowView],
-    matters: Mapping[str, MatterView],
-    busy: set[str],
 ) -> tuple[int, float | None]:
-    """(tickets ahead, E[W | n] in minutes) for a ticket of ``matter`` in ``zone`` (skill-pool predictor).
-
-    n = waiting tickets ahead whose matter the same windows serve, s = windows of the zone serving the
-    matter, 1/mu = recent service times in the zone (see estimate.py and docs/wait-estimate.md).
-    """
-    view = skill_view(staffed([w for w in windows if w.zone == zone]), matters, busy)
-    pool = estimate.skill_pool(view, matter.code)
-    servers, idle = estimate.pool_servers(view, matter.code)
-    ahead = await repo.waiting_ahead(
-        session,
-        hall=hall,
-        zone=zone,
-        matter_codes=pool or {matter.code},
-        priority=priority,
-        queue_at=queue_at,
-    )
-    recent = await repo.recent_service_minutes(session, hall=hall, zone=zone, limit=RECENT_SERVICES)
-    mean = estimate.mean_service_minutes(recent, prior_minutes=float(matter.avg_handling_minutes))
-    value = estimate.expected_wait_minutes(ahead=ahead, servers=servers, mean_service=mean, idle=idle)
-    return ahead, None if value is None else round(value, 1)
+    """``predict`` for one zone, reading its figures."""
+    loads = await zone_loads(session, hall=hall, zones=[zone], priority=priority, queue_at=queue_at)
+    return predict(zone=zone, matter=matter, windows=windows, loads=loads)
 
 
 async def route(
@@ -87,7 +92,6 @@ async def route(
     *,
     hall: str,
     matter: MatterView,
-    matters: Mapping[str, MatterView],
     priority: int,
     windows: Sequence[WindowView],
 ) -> tuple[str, int, float | None]:
@@ -95,20 +99,10 @@ async def route(
     zones = sorted({w.zone for w in windows if serves(w, matter)}, key=lambda z: (z != matter.zone, z))
     if not zones:
         raise MatterNotServed(f"matter {matter.code} is not served in hall {hall}")
-    busy = await repo.busy_windows(session, hall=hall)
+    loads = await zone_loads(session, hall=hall, zones=zones, priority=priority, queue_at=None)
     best: tuple[str, int, float | None] | None = None
     for zone in zones:
-        ahead, minutes = await estimate_minutes(
-            session,
-            hall=hall,
-            zone=zone,
-            matter=matter,
-            priority=priority,
-            queue_at=None,
-            windows=windows,
-            matters=matters,
-            busy=busy,
-        )
+        ahead, minutes = predict(zone=zone, matter=matter, windows=windows, loads=loads)
         if best is None or (minutes is not None and (best[2] is None or minutes < best[2])):
             best = (zone, ahead, minutes)
     assert best is not None

@@ -116,21 +116,20 @@ def _serving_zone(matter: MatterView, windows: Sequence[WindowView]) -> str | No
 async def search(session: AsyncSession, *, hall: str, query: str, limit: int = DEFAULT_LIMIT) -> list[Hit]:
     """The matters ``hall`` serves (some active window's skills cover them) that match ``query``."""
     snapshots = Snapshots()  # not a hot path: read afresh
-    windows = await snapshots.windows(session, hall=await halls.require_hall(session, code=hall))
     matters = await snapshots.matters(session)
+    windows = await snapshots.windows(session, hall=await halls.require_hall(session, code=hall), matters=matters)
     served = [m for m in matters.values() if any(routing.serves(w, m) for w in windows)]
     found = best_matches(served, query, limit=limit)
     if not found:
         return []
     counts = await repo.waiting_counts(session, hall=hall)
-    busy = await repo.busy_windows(session, hall=hall)
     hits = []
     for matter in found:
         zone = _serving_zone(matter, windows)
         assert zone is not None  # served means some window covers it
         _, minutes = await routing.estimate_minutes(
             session, hall=hall, zone=zone, matter=matter, priority=tickets.PRIORITY_NORMAL, queue_at=None,
-            windows=windows, matters=matters, busy=busy,
+            windows=windows,
         )
         waiting = sum(n for (_, code), n in counts.items() if code == matter.code)
         hits.append(Hit(matter=matter, zone=zone, waiting=waiting, estimated_wait_minutes=minutes))

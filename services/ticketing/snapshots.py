@@ -9,7 +9,7 @@ closed, paused or re-skilled, or a matter the catalogue changed, in any replica:
 route has to remember to invalidate anything.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -31,6 +31,7 @@ class WindowView:
     active: bool
     state: str
     staff_id: str | None
+    codes: frozenset[str]  # the matter codes its skills cover (categories expanded, as of the matters copy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,25 +62,31 @@ class Snapshots:
     everything from the database, which is what a caller without the app's gets."""
 
     def __init__(self) -> None:
-        self._windows: dict[str, tuple[int, tuple[WindowView, ...]]] = {}
+        # hall -> (windows stamp, the matters copy the skills were expanded with, the windows)
+        self._windows: dict[str, tuple[int, Mapping[str, MatterView], tuple[WindowView, ...]]] = {}
         self._matters: tuple[int, Mapping[str, MatterView]] | None = None
 
-    async def windows(self, session: AsyncSession, *, hall: Hall) -> tuple[WindowView, ...]:
-        """The active windows of ``hall`` by code, as of the hall row's stamp (read in this transaction)."""
+    async def windows(
+        self, session: AsyncSession, *, hall: Hall, matters: Mapping[str, MatterView]
+    ) -> tuple[WindowView, ...]:
+        """The active windows of ``hall`` by code, as of the hall row's stamp (read in this transaction
+        before, by a caller that has not changed windows in it), their skills expanded with ``matters``
+        (a copy from ``matters``)."""
         held = self._windows.get(hall.code)
-        if held is not None and held[0] == hall.windows_stamp:
-            return held[1]
+        if held is not None and held[0] == hall.windows_stamp and held[1] is matters:
+            return held[2]
         rows = await session.execute(
             select(*_WINDOW_COLUMNS).where(Window.hall == hall.code, Window.active.is_(True)).order_by(Window.code)
         )
+        by_category = categories(matters)
         views = tuple(
             WindowView(hall=r.hall, code=r.code, zone=r.zone, skills=frozenset(r.skills or ()),
                        primary_skills=tuple(r.primary_skills or ()), active=r.active, state=r.state,
-                       staff_id=r.staff_id)
+                       staff_id=r.staff_id, codes=expand(r.skills or (), matters, by_category))
             for r in rows
         )
         # the rows read are at least as new as the stamp read before them: a later stamp reloads
-        self._windows[hall.code] = (hall.windows_stamp, views)
+        self._windows[hall.code] = (hall.windows_stamp, matters, views)
         return views
 
     async def matters(self, session: AsyncSession) -> Mapping[str, MatterView]:
@@ -98,3 +105,22 @@ class Snapshots:
         })
         self._matters = (stamp, views)
         return views
+
+
+
+def categories(matters: Mapping[str, MatterView]) -> dict[str, set[str]]:
+    """Matter codes by category."""
+    found: dict[str, set[str]] = {}
+    for m in matters.values():
+        found.setdefault(m.category, set()).add(m.code)
+    return found
+
+
+def expand(skills: Iterable[str], matters: Mapping[str, MatterView], by_category: Mapping[str, set[str]]) -> frozenset[str]:
+    """The matter codes ``skills`` (matter codes or categories) cover."""
+    codes: set[str] = set()
+    for skill in skills:
+        if skill in matters:
+            codes.add(skill)
+        codes |= by_category.get(skill, set())
+    return frozenset(codes)

@@ -9,7 +9,7 @@ from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ticketing import board, catalog, halls, hours, routing, wakeups
+from services.ticketing import board, catalog, halls, hours, routing
 from services.ticketing import repository as repo
 from services.ticketing.models import Ticket, Window
 from services.ticketing.numbering import TicketNumbers
@@ -92,10 +92,9 @@ async def take(
     matter, matters = await catalog.require_matter(session, code=matter_code, snapshots=snapshots)
     if priority is None:
         priority = PRIORITY_GREEN if green_channel else PRIORITY_NORMAL
-    windows = await snapshots.windows(session, hall=hall)
-    zone, ahead, minutes = await routing.route(
-        session, hall=hall_code, matter=matter, matters=matters, priority=priority, windows=windows
-    )
+    windows = await snapshots.windows(session, hall=hall, matters=matters)
+    zone, ahead, minutes = await routing.route(session, hall=hall_code, matter=matter, priority=priority,
+                                               windows=windows)
     day = hours.business_day(now)
     if applicant_id is not None and max_waiting_per_applicant is not None:
         await repo.lock_key(session, key=f"ticketing.web-tickets:{hall_code}:{applicant_id}:{day.isoformat()}")
@@ -132,7 +131,6 @@ async def take(
     )
     session.add(ticket)
     await session.flush()
-    await wakeups.announce(session, hall=hall_code, zone=zone, matter_code=matter.code, category=matter.category)
     await outbox.add(
         session,
         TicketIssued(
@@ -170,7 +168,8 @@ async def position(
     matter = matters.get(ticket.matter_code)
     if matter is None:
         return None, None
-    windows = await snapshots.windows(session, hall=await halls.require_hall(session, code=ticket.hall))
+    windows = await snapshots.windows(session, hall=await halls.require_hall(session, code=ticket.hall),
+                                      matters=matters)
     ahead, minutes = await routing.estimate_minutes(
         session,
         hall=ticket.hall,
@@ -179,8 +178,6 @@ async def position(
         priority=ticket.priority,
         queue_at=ticket.queue_at,
         windows=windows,
-        matters=matters,
-        busy=await repo.busy_windows(session, hall=ticket.hall),
     )
     return ahead + 1, minutes
 
@@ -197,12 +194,6 @@ class _TicketRef(TypedDict):
 async def _emit(session: AsyncSession, outbox: Outbox, ticket: Ticket, event: Event) -> None:
     """Stage one of the ticket's events: each carries the ticket's hall and the ticket's correlation id."""
     await outbox.add(session, event, hall=ticket.hall, correlation_id=ticket.correlation_id)
-
-
-async def _announce_waiting(session: AsyncSession, ticket: Ticket) -> None:
-    """Wake an idle window that serves this (again) waiting ticket, at commit (wakeups.py)."""
-    await wakeups.announce(session, hall=ticket.hall, zone=ticket.zone, matter_code=ticket.matter_code,
-                           category=ticket.category)
 
 
 def _ref(ticket: Ticket) -> _TicketRef:
@@ -309,7 +300,6 @@ async def no_show(
     requeued = ticket.no_shows == 1
     if requeued:
         ticket.status, ticket.queue_at, ticket.window, ticket.staff_id = "waiting", now, None, None
-        await _announce_waiting(session, ticket)
     else:
         ticket.status, ticket.finished_at = "no_show", now
     await session.flush()
@@ -343,13 +333,13 @@ async def transfer(
         session, ticket_id=ticket_id, principal=principal, statuses=("called", "parked")
     )
     matter, matters = await catalog.require_matter(session, code=matter_code)
-    windows = await Snapshots().windows(session, hall=await halls.require_hall(session, code=ticket.hall))
+    windows = await Snapshots().windows(session, hall=await halls.require_hall(session, code=ticket.hall),
+                                        matters=matters)
     if zone is None:
         zone, _, _ = await routing.route(
             session,
             hall=ticket.hall,
             matter=matter,
-            matters=matters,
             priority=ticket.priority,
             windows=windows,
         )
@@ -366,7 +356,6 @@ async def transfer(
     ticket.matter_code, ticket.category, ticket.zone = matter.code, matter.category, zone
     ticket.status, ticket.window, ticket.staff_id = "waiting", None, None  # queue_at kept: the wait counts
     await session.flush()
-    await _announce_waiting(session, ticket)
     await _emit(
         session,
         outbox,

@@ -1,7 +1,9 @@
 """Idle windows wait for a ticket instead of polling an empty queue (``call-next?wait=``).
 
-Whenever a ticket starts or resumes waiting, its transaction sends a PostgreSQL notification
-(``pg_notify``: delivered at commit, never for a rolled-back ticket, to every replica). Each process
+Whenever a ticket starts or resumes waiting (taken, a no-show requeued, transferred, its window signed
+out), a trigger on ``tickets`` (migration c3d0e5d21400) sends a PostgreSQL notification on ``CHANNEL``:
+delivered at commit, never for a rolled-back ticket, to every replica, whichever code path made the
+change. The payload is hall, zone, matter code and category, separated by U+001F. Each process
 listens on one connection of its own and wakes, per notification, the window that has waited longest
 among those whose skills cover the ticket's matter (the longest idle window gets the next citizen, and
 thirty idle windows do not all run a query for one ticket). A woken window calls as usual; if another
@@ -19,23 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.observability import get_logger
 
-CHANNEL = "ticketing_waiting"
+CHANNEL = "ticketing_waiting"  # as the trigger names it
 RECHECK_SECONDS = 2.0
 MAX_WAIT_SECONDS = 30
 
 _log = get_logger(__name__)
-
-
-async def announce(session: AsyncSession, *, hall: str, zone: str, matter_code: str, category: str) -> None:
-    """Tell idle windows, at commit, that a ticket of ``matter_code`` waits in ``hall``/``zone``."""
-    await session.execute(text("SELECT pg_notify(:channel, :payload)"),
-                          {"channel": CHANNEL, "payload": "\x1f".join((hall, zone, matter_code, category))})
 
 
 @dataclass(eq=False)

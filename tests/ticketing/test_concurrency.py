@@ -66,5 +66,6 @@ async def test_concurrent_numbers_are_unique_and_dense(tk, infra) -> None:
     assert numbers == list(range(1, 41))
     runtime = tk.app.state.runtime
     async with runtime.sessionmaker() as session:
-        assert await repo.waiting_ahead(session, hall=kit.code, zone="A", matter_codes=["SCJG-001"], priority=0,
-                                        queue_at=None) == 40
+        busy, ahead, _ = await repo.zone_figures(session, hall=kit.code, zones=["A"], priority=0, queue_at=None,
+                                                 recent=60)
+        assert (busy, ahead) == (set(), {("A", "SCJG-001"): 40})

@@ -4,7 +4,7 @@ import pytest
 
 from services.ticketing import estimate, halls, routing
 from services.ticketing.models import Ticket
-from services.ticketing.snapshots import MatterView, Snapshots, WindowView
+from services.ticketing.snapshots import MatterView, Snapshots, WindowView, categories, expand
 from tests.ticketing.conftest import HallKit, new_hall
 
 
@@ -12,7 +12,7 @@ def _window(
     code: str, skills: list[str], *, zone: str = "A", state: str = "open", active: bool = True
 ) -> WindowView:
     return WindowView(hall="H", code=code, zone=zone, skills=frozenset(skills), primary_skills=(), active=active,
-                      state=state, staff_id=None)
+                      state=state, staff_id=None, codes=expand(skills, MATTERS, categories(MATTERS)))
 
 
 def _matter(code: str, category: str, zone: str = "A", minutes: int = 10) -> MatterView:
@@ -65,7 +65,7 @@ def test_the_predictor_sees_categories_expanded_and_busy_windows_not_idle() -> N
         _window("A02", ["SWJ-002"]),
         _window("A03", ["SWJ-002"], state="paused"),
     ]
-    view = routing.skill_view(windows, MATTERS, busy={"A02"})
+    view = routing.skill_view(windows, busy={"A02"})
     assert view == [
         estimate.WindowSkills(frozenset({"SCJG-001", "SCJG-003", "WGL-002"}), idle=True),
         estimate.WindowSkills(frozenset({"SWJ-002"}), idle=False),  # serving a ticket
@@ -95,13 +95,13 @@ async def test_a_new_ticket_goes_to_the_zone_with_the_least_expected_wait(tk, in
     runtime = tk.app.state.runtime
     async with runtime.sessionmaker() as session:
         copies = Snapshots()
-        windows = await copies.windows(session, hall=await halls.require_hall(session, code=kit.code))
         matters = await copies.matters(session)
+        windows = await copies.windows(session, hall=await halls.require_hall(session, code=kit.code), matters=matters)
         # one ticket waits in each zone: a tie, which the matter's own catalogue zone wins
         for own_zone in ("A", "B"):
             matter = _matter("SWJ-002", "TAX", zone=own_zone, minutes=matters["SWJ-002"].avg_handling_minutes)
             zone, ahead, minutes = await routing.route(
-                session, hall=kit.code, matter=matter, matters=matters, priority=0, windows=windows
+                session, hall=kit.code, matter=matter, priority=0, windows=windows
             )
             assert (zone, ahead) == (own_zone, 1) and minutes is not None and minutes > 0
         with pytest.raises(routing.MatterNotServed):
@@ -109,7 +109,6 @@ async def test_a_new_ticket_goes_to_the_zone_with_the_least_expected_wait(tk, in
                 session,
                 hall=kit.code,
                 matter=_matter("MZ-001", "LIVELIHOOD"),
-                matters=matters,
                 priority=0,
                 windows=windows,
             )

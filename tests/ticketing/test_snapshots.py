@@ -40,7 +40,7 @@ async def test_a_sign_out_and_plain_sql_move_the_hall_stamp(tk, infra) -> None:
     async def window_state() -> tuple[int, str]:
         async with runtime.sessionmaker() as session:
             hall = await halls.require_hall(session, code=kit.code)
-            (window,) = await copies.windows(session, hall=hall)
+            (window,) = await copies.windows(session, hall=hall, matters=await copies.matters(session))
             return hall.windows_stamp, window.state
 
     stamp, state = await window_state()

@@ -1,4 +1,5 @@
-"""stamps for the in-process read models of windows and matters; the zone queue index
+"""stamps for the in-process read models of windows and matters; the zone queue index; waiting-ticket
+notifications
 
 Revision ID: c3d0e5d21400
 Revises: c3d0e5d20613
@@ -64,7 +65,25 @@ def upgrade() -> None:
     """)
 
 
+    # A ticket that starts or resumes waiting wakes an idle window (wakeups.py): a notification sent at the
+    # commit of that change, whichever code path made it.
+    op.execute("""
+        CREATE FUNCTION ticketing.announce_waiting() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('ticketing_waiting', concat_ws(chr(31), NEW.hall, NEW.zone, NEW.matter_code,
+                                                              NEW.category));
+            RETURN NULL;
+        END $$
+    """)
+    op.execute("""
+        CREATE TRIGGER tickets_waiting AFTER INSERT OR UPDATE OF status, zone, matter_code ON ticketing.tickets
+        FOR EACH ROW WHEN (NEW.status = 'waiting') EXECUTE FUNCTION ticketing.announce_waiting()
+    """)
+
+
 def downgrade() -> None:
+    op.execute("DROP TRIGGER tickets_waiting ON ticketing.tickets")
+    op.execute("DROP FUNCTION ticketing.announce_waiting()")
     op.execute("DROP TRIGGER matters_stamp ON ticketing.matters")
     op.execute("DROP FUNCTION ticketing.bump_matters_stamp()")
     op.execute("DROP TRIGGER windows_stamp ON ticketing.windows")
