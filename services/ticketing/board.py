@@ -1,10 +1,12 @@
 """The call board: every call and recall of a hall at a commit-ordered position, for display boards.
 
 A board remembers the last position it showed and asks for the entries after it. Positions come
-from a per-hall counter row taken in the calling transaction and locked until it commits, so a
-position is visible only after every lower one is: a call that commits late still gets a position
-after everything a board has already shown, and no board misses it or shows it twice. (Call times
-are stamped before commit and may commit out of order; a board following them dropped late calls.)
+from a per-hall counter row taken at COMMIT of the calling transaction (a deferred trigger posts the
+call from ``board_pending``) and locked until the commit ends, so a position is visible only after every
+lower one is: a call that commits late still gets a position after everything a board has already
+shown, and no board misses it or shows it twice. (Call times are stamped before commit and may commit
+out of order; a board following them dropped late calls.) Taking the position earlier in the
+transaction held the lock while the request finished in Python: every call of a hall queued on it.
 """
 
 from datetime import datetime
@@ -17,15 +19,12 @@ from services.ticketing.models import BoardCall, Ticket, Window
 
 async def announce(
     session: AsyncSession, *, ticket: Ticket, window: Window, called_at: datetime, recall: bool
-) -> int:
-    """Put a call on the hall's board; returns its position. Call it last in the transaction: the
-    hall's counter stays locked from here to commit, and every other call of the hall waits for it."""
-    seq = await repo.next_board_position(session, hall=ticket.hall)
+) -> None:
+    """Put a call on the hall's board: it takes its position when this transaction commits."""
     await repo.add_board_call(
         session,
         values={
             "hall": ticket.hall,
-            "seq": seq,
             "ticket_id": ticket.id,
             "number": ticket.number,
             "zone": ticket.zone,
@@ -36,7 +35,6 @@ async def announce(
         },
     )
     await session.flush()
-    return seq
 
 
 async def position(session: AsyncSession, *, hall: str) -> int:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    Identity,
     Index,
     Integer,
     SmallInteger,
@@ -207,15 +208,33 @@ class WebProof(Base):
 class BoardCounter(Base):
     """The last call-board position handed out in a hall.
 
-    Taken with UPDATE ... RETURNING in the calling transaction, so the row lock is held until commit:
-    positions of one hall are handed out in commit order, and a board that has shown position n has
-    already seen every call committed before it (call times, stamped before commit, are not ordered so).
+    Taken at COMMIT by the trigger that posts ``board_pending`` rows (migration c3d0e5d21430), so the row
+    lock is held until the commit ends: positions of one hall are handed out in commit order, and a board
+    that has shown position n has already seen every call committed before it (call times, stamped before
+    commit, are not ordered so).
     """
 
     __tablename__ = "board_counters"
 
     hall: Mapped[str] = mapped_column(String(40), primary_key=True)
     last: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BoardPending(Base):
+    """A call written by the calling transaction; at its COMMIT a deferred trigger gives it the hall's next
+    board position and moves it to ``board_calls`` (nobody sees a row here)."""
+
+    __tablename__ = "board_pending"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    hall: Mapped[str] = mapped_column(String(40))
+    ticket_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    number: Mapped[str] = mapped_column(String(12))
+    zone: Mapped[str] = mapped_column(String(8))
+    window: Mapped[str] = mapped_column(String(40))
+    matter_code: Mapped[str] = mapped_column(String(40))
+    called_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recall: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class BoardCall(Base):

@@ -13,6 +13,7 @@ from services.ticketing.models import (
     Appointment,
     BoardCall,
     BoardCounter,
+    BoardPending,
     Hall,
     Slot,
     Ticket,
@@ -182,21 +183,9 @@ async def waiting_counts(session: AsyncSession, *, hall: str) -> dict[tuple[str,
     return {(z, m): n for z, m, n in (await session.execute(query)).all()}
 
 
-async def next_board_position(session: AsyncSession, *, hall: str) -> int:
-    """Take the hall's next board position; the counter row stays locked until this transaction ends,
-    so a hall's positions are handed out (and become visible) in commit order."""
-    statement = (
-        insert(BoardCounter)
-        .values(hall=hall, last=1)
-        .on_conflict_do_update(index_elements=[BoardCounter.hall], set_={"last": BoardCounter.last + 1})
-        .returning(BoardCounter.last)
-    )
-    return (await session.execute(statement)).scalar_one()
-
-
 async def add_board_call(session: AsyncSession, *, values: dict[str, Any]) -> None:
-    """Record one call at its board position."""
-    session.add(BoardCall(**values))
+    """Record one call; the deferred trigger gives it its board position at commit."""
+    session.add(BoardPending(**values))
 
 
 async def board_position(session: AsyncSession, *, hall: str) -> int:

@@ -70,12 +70,11 @@ async def test_two_windows_calling_at_once_reach_the_board_once_each_in_commit_o
 
     other = asyncio.create_task(a02())
     try:
-        await asyncio.sleep(0.5)
-        assert not a02_called.is_set(), "the second call must wait for the hall's board position"
+        # the second call does not wait for the first: positions are taken at commit
+        await asyncio.wait_for(a02_called.wait(), timeout=30)
         assert await poll() == []  # nothing is visible before a commit
 
         await s1.commit()
-        await asyncio.wait_for(a02_called.wait(), timeout=30)  # A02 has its position now, uncommitted
         assert [str(r.ticket_id) for r in await poll()] == [first["id"]]
         a02_commit.set()
         assert await other == second["id"]  # committed after A01, although called "earlier"
@@ -156,3 +155,22 @@ async def test_the_stream_resumes_after_last_event_id_and_shows_recalls(tk, infr
     # a first connection shows the latest ``backlog`` calls, oldest first
     backlog = await tk.get(f"/halls/{kit.code}/display/stream", params={"limit": 2, "backlog": 2})
     assert [e["id"] for e in _events(backlog.text)] == [start + 2, start + 3]
+
+
+async def test_a_call_rolled_back_never_reaches_the_board_and_leaves_no_gap(tk, infra) -> None:
+    kit = await new_hall(tk, infra)
+    await kit.window("A01", "A", ["SCJG-001"])
+    await kit.take("SCJG-001")
+    runtime = tk.app.state.runtime
+    async with runtime.sessionmaker() as session:
+        before = await board.position(session, hall=kit.code)
+    async with runtime.sessionmaker() as session, session.begin():
+        assert await tickets.call_next(session, outbox=runtime.outbox, hall=kit.code, window_code="A01",
+                                       principal=_clerk(kit, "A01")) is not None
+        await session.rollback()
+    called = await kit.call("A01")
+    assert called.status_code == 200, called.text
+    async with runtime.sessionmaker() as session:
+        rows = await board.calls_after(session, hall=kit.code, after=before)
+        assert [(r.seq, str(r.ticket_id)) for r in rows] == [(before + 1, called.json()["id"])]
+        assert await board.position(session, hall=kit.code) == before + 1
