@@ -71,6 +71,8 @@ def table(rows: list[Row]) -> str:
     def ratio(row: Row) -> str:
         if row.ceiling is None:
             return row.note
+        if not inserts:
+            return "- (no reference rows run)"
         nearest = min(inserts, key=lambda c: abs(c - row.conns))
         return f"{row.per_second / inserts[nearest]:.2f} (of INSERT@{nearest})"
 
