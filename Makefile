@@ -64,10 +64,10 @@ dlq-replay: $(STAMP) ## replay one group's dead letters to that group only: make
 dlq-list: $(STAMP) ## every consumer group's dead letters; one group's newest: make dlq-list GROUP=approval
 	$(PY) -m shared dlq $(if $(GROUP),show $(GROUP),list)
 
-lint: $(STAMP) ## ruff over the code and tests, mypy over shared and services (not part of make test)
+lint: $(STAMP) ## ruff over the code and tests, mypy over shared, services and benchmarks (not part of make test)
 	@status=0; \
 	echo "ruff check $(LINT_PATHS)"; $(VENV)/bin/ruff check $(LINT_PATHS) || status=1; \
-	echo "mypy shared services"; $(VENV)/bin/mypy shared services || status=1; \
+	echo "mypy shared services benchmarks"; $(VENV)/bin/mypy shared services benchmarks || status=1; \
 	exit $$status
 
 fmt: $(STAMP) ## ruff format, then ruff's safe fixes
