@@ -386,21 +386,21 @@ class EventConsumer:
         anything fails, the transaction is rolled back and the batch is applied one message at a time,
         with the retries and dead-lettering of ``handle``: a batch never changes what happens to a
         message, only how many commits it takes."""
-        parsed = [(m, await self._parse(m)) for m in messages]
-        ready = [(m, p) for m, p in parsed if p is not None]
-        if len(ready) < 2:  # nothing to gain; and unreadable messages were dealt with by _parse
+        ready = [(m, item) for m in messages if (item := await self._parse(m)) is not None]
+        if len(ready) < 2:  # nothing to gain; unreadable messages were dead-lettered by _parse
             for message, item in ready:
                 await self._apply(message, *item)
             return
+        items = [item for _, item in ready]
         try:
-            handled = await self._apply_together([item for _, item in ready])
+            handled = await self._apply_together(items)
         except Exception as exc:
             log.info("batch failed; applying its messages one at a time", group=self.group, size=len(ready),
                      error=type(exc).__name__)
             for message, item in ready:
                 await self._apply(message, *item)
             return
-        for (envelope, _, _), new in zip((item for _, item in ready), handled, strict=True):
+        for (envelope, _, _), new in zip(items, handled, strict=True):
             EVENTS_HANDLED.labels(self.service, envelope.type, "handled" if new else "duplicate").inc()
         if any(handled) and self.on_commit is not None:
             self.on_commit()

@@ -25,7 +25,10 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING)
 
 
-def make_engine(url: str, *, pool_size: int = 16, max_overflow: int = 4) -> AsyncEngine:
+def make_engine(
+    url: str, *, pool_size: int = 16, max_overflow: int = 4, isolation_level: str | None = None,
+    server_settings: dict[str, str] | None = None,
+) -> AsyncEngine:
     """An asyncpg engine; connect timeout short so an outage is noticed, not waited on.
 
     No ``pool_pre_ping``: it costs every checkout a round trip (three statements with asyncpg). A
@@ -36,7 +39,8 @@ def make_engine(url: str, *, pool_size: int = 16, max_overflow: int = 4) -> Asyn
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        connect_args={"timeout": 5, "server_settings": {"timezone": "UTC"}},
+        connect_args={"timeout": 5, "server_settings": {"timezone": "UTC"} | (server_settings or {})},
+        **({"isolation_level": isolation_level} if isolation_level else {}),
     )
 
 

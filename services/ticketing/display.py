@@ -31,28 +31,23 @@ def html_text(text: str) -> str:
     )
 
 
-async def queue_status(session: AsyncSession, *, hall: str) -> dict[str, object]:
+async def queue_status(session: AsyncSession, *, hall: str, snapshots: Snapshots | None = None) -> dict[str, object]:
     """Waiting count and expected wait of a new ticket, per zone and per matter served in the hall."""
-    snapshots = Snapshots()  # not a hot path: read afresh
+    snapshots = snapshots or Snapshots()
     matters = await snapshots.matters(session)
     windows = await snapshots.windows(session, hall=await halls.require_hall(session, code=hall), matters=matters)
     counts = await repo.waiting_counts(session, hall=hall)
+    zone_codes = sorted({w.zone for w in windows})
+    loads = await routing.zone_loads(session, hall=hall, zones=zone_codes, priority=tickets.PRIORITY_NORMAL,
+                                     queue_at=None)
     lines: list[dict[str, object]] = []
     zones: list[dict[str, object]] = []
-    for zone in sorted({w.zone for w in windows}):
+    for zone in zone_codes:
         estimates: list[float] = []
         for matter in sorted(matters.values(), key=lambda m: m.code):
             if not any(w.zone == zone and routing.serves(w, matter) for w in windows):
                 continue
-            _, minutes = await routing.estimate_minutes(
-                session,
-                hall=hall,
-                zone=zone,
-                matter=matter,
-                priority=tickets.PRIORITY_NORMAL,
-                queue_at=None,
-                windows=windows,
-            )
+            _, minutes = routing.predict(zone=zone, matter=matter, windows=windows, loads=loads)
             lines.append(
                 {
                     "zone": zone,

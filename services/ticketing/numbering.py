@@ -18,9 +18,10 @@ up to and past the earlier increment.
 from datetime import date
 
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.ticketing.models import DayCounter
+from shared import db
 
 POOL_SIZE = 4  # one statement each: requests queue for them briefly rather than open and close overflow ones
 
@@ -29,13 +30,9 @@ class TicketNumbers:
     """Hands out the next sequence of (hall, zone, business day) on its own autocommit connections."""
 
     def __init__(self, database_url: str, *, pool_size: int = POOL_SIZE) -> None:
-        self.engine: AsyncEngine = create_async_engine(
-            database_url,
-            pool_size=pool_size,
-            max_overflow=0,
-            isolation_level="AUTOCOMMIT",
-            connect_args={"timeout": 5, "server_settings": {"timezone": "UTC", "synchronous_commit": "off"}},
-        )
+        self.engine: AsyncEngine = db.make_engine(database_url, pool_size=pool_size, max_overflow=0,
+                                                  isolation_level="AUTOCOMMIT",
+                                                  server_settings={"synchronous_commit": "off"})
 
     async def next(self, *, hall: str, zone: str, day: date) -> int:
         """The next sequence number (1 for the day's first ticket of the zone)."""

@@ -22,7 +22,6 @@ from services.ticketing import (
     statistics,
     tickets,
 )
-from services.ticketing import repository as repo
 from services.ticketing import wakeups as wakeups_module
 from services.ticketing.config import TicketingSettings
 from services.ticketing.models import Appointment, Hall, Slot, Ticket, Window, Zone
@@ -261,13 +260,14 @@ async def call_next(
         async with runtime.transaction() as session:
             ticket = await tickets.call_next(session, outbox=runtime.outbox, hall=hall, window_code=window,
                                              principal=principal)
-            staffed = None if ticket else await repo.get_window(session, hall=hall, code=window)
+            idle = None if ticket else await halls.staffed_window(session, hall=hall, code=window,
+                                                                  principal=principal, lock=False)
         left = deadline - time.monotonic()
         if ticket is not None:
             return Response(ticket_out(ticket).model_dump_json(), media_type="application/json")
-        if left <= 0 or staffed is None or runtime.draining:
+        if left <= 0 or idle is None or runtime.draining:
             return Response(status_code=204)
-        await wakeups.wait(hall=hall, zone=staffed.zone, skills=frozenset(staffed.skills), timeout=left)
+        await wakeups.wait(hall=hall, zone=idle.zone, skills=frozenset(idle.skills), timeout=left)
 
 
 @router.post("/tickets/{ticket_id}/recall", tags=["windows"])
@@ -284,11 +284,11 @@ async def no_show(ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep
 
 @router.post("/tickets/{ticket_id}/transfer", tags=["windows"])
 async def transfer(ticket_id: uuid.UUID, body: Transfer, session: SessionDep, runtime: RuntimeDep,
-                   principal: WindowStaff) -> TicketOut:
+                   principal: WindowStaff, copies: Copies) -> TicketOut:
     """Move the ticket to another matter or zone; it keeps its original wait."""
     ticket = await tickets.transfer(session, outbox=runtime.outbox, ticket_id=ticket_id, principal=principal,
-                                    matter_code=body.matter_code, zone=body.zone)
-    position, minutes = await tickets.position(session, ticket=ticket)
+                                    matter_code=body.matter_code, zone=body.zone, snapshots=copies)
+    position, minutes = await tickets.position(session, ticket=ticket, snapshots=copies)
     return ticket_out(ticket, position=position, minutes=minutes)
 
 
@@ -402,9 +402,9 @@ async def rate(ticket_id: uuid.UUID, body: Rating, session: SessionDep, runtime:
 
 
 @router.get("/halls/{hall}/queue", dependencies=[public()], tags=["public"])
-async def queue(hall: HallCode, session: SessionDep) -> QueueStatus:
+async def queue(hall: HallCode, session: SessionDep, copies: Copies) -> QueueStatus:
     """Waiting count and estimated wait per zone and matter."""
-    return QueueStatus.model_validate(await display.queue_status(session, hall=hall))
+    return QueueStatus.model_validate(await display.queue_status(session, hall=hall, snapshots=copies))
 
 
 @router.get("/halls/{hall}/windows/{window}/pad", dependencies=[public()], tags=["public"])
@@ -419,7 +419,7 @@ async def pad(hall: HallCode, window: str, session: SessionDep) -> PadOut:
 
 @router.get("/halls/{hall}/matters", dependencies=[public()], tags=["public"])
 async def search_matters(
-    hall: HallCode, session: SessionDep,
+    hall: HallCode, session: SessionDep, copies: Copies,
     q: Annotated[str, Query(min_length=1, max_length=search.MAX_QUERY,
                             description="Matter code, part of the name, pinyin initials (gtgsh) or pinyin.")],
     limit: Annotated[int, Query(ge=1, le=search.MAX_LIMIT)] = search.DEFAULT_LIMIT,
@@ -429,7 +429,7 @@ async def search_matters(
     query = search.normalise(q)
     if not query:
         raise Unprocessable("empty search", errors=[FieldError(field="q", message="type a name, code or initials")])
-    hits = await search.search(session, hall=hall, query=query, limit=limit)
+    hits = await search.search(session, hall=hall, query=query, limit=limit, snapshots=copies)
     return [MatterHit(code=h.matter.code, name=h.matter.name, zone=h.zone, waiting=h.waiting,
                       estimated_wait_minutes=h.estimated_wait_minutes) for h in hits]
 

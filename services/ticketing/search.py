@@ -113,9 +113,11 @@ def _serving_zone(matter: MatterView, windows: Sequence[WindowView]) -> str | No
     return zones[0] if zones else None
 
 
-async def search(session: AsyncSession, *, hall: str, query: str, limit: int = DEFAULT_LIMIT) -> list[Hit]:
+async def search(
+    session: AsyncSession, *, hall: str, query: str, limit: int = DEFAULT_LIMIT, snapshots: Snapshots | None = None
+) -> list[Hit]:
     """The matters ``hall`` serves (some active window's skills cover them) that match ``query``."""
-    snapshots = Snapshots()  # not a hot path: read afresh
+    snapshots = snapshots or Snapshots()
     matters = await snapshots.matters(session)
     windows = await snapshots.windows(session, hall=await halls.require_hall(session, code=hall), matters=matters)
     served = [m for m in matters.values() if any(routing.serves(w, m) for w in windows)]
@@ -123,14 +125,14 @@ async def search(session: AsyncSession, *, hall: str, query: str, limit: int = D
     if not found:
         return []
     counts = await repo.waiting_counts(session, hall=hall)
+    zone_of = {m.code: _serving_zone(m, windows) for m in found}  # served: some window covers each
+    loads = await routing.zone_loads(session, hall=hall, zones={z for z in zone_of.values() if z},
+                                     priority=tickets.PRIORITY_NORMAL, queue_at=None)
     hits = []
     for matter in found:
-        zone = _serving_zone(matter, windows)
-        assert zone is not None  # served means some window covers it
-        _, minutes = await routing.estimate_minutes(
-            session, hall=hall, zone=zone, matter=matter, priority=tickets.PRIORITY_NORMAL, queue_at=None,
-            windows=windows,
-        )
+        zone = zone_of[matter.code]
+        assert zone is not None
+        _, minutes = routing.predict(zone=zone, matter=matter, windows=windows, loads=loads)
         waiting = sum(n for (_, code), n in counts.items() if code == matter.code)
         hits.append(Hit(matter=matter, zone=zone, waiting=waiting, estimated_wait_minutes=minutes))
     return hits

@@ -325,16 +325,18 @@ async def transfer(
     principal: Principal,
     matter_code: str,
     zone: str | None,
+    snapshots: Snapshots | None = None,
     now: datetime | None = None,
 ) -> Ticket:
     """Move a called (or parked) ticket to another matter or zone; it keeps its place by original wait."""
+    snapshots = snapshots or Snapshots()
     now = now or datetime.now(UTC)
     ticket, window = await held(
         session, ticket_id=ticket_id, principal=principal, statuses=("called", "parked")
     )
-    matter, matters = await catalog.require_matter(session, code=matter_code)
-    windows = await Snapshots().windows(session, hall=await halls.require_hall(session, code=ticket.hall),
-                                        matters=matters)
+    matter, matters = await catalog.require_matter(session, code=matter_code, snapshots=snapshots)
+    windows = await snapshots.windows(session, hall=await halls.require_hall(session, code=ticket.hall),
+                                      matters=matters)
     if zone is None:
         zone, _, _ = await routing.route(
             session,
