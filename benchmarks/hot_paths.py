@@ -13,6 +13,7 @@ the process that answered. Figures only: nothing is asserted. See docs/performan
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import platform
 import random
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import asyncpg
 
-from benchmarks import datasets, loadgen, reference_app
+from benchmarks import cpu, datasets, end_to_end, loadgen, reference_app
 from benchmarks.loadgen import Call, Worker
 from benchmarks.rss import peak_rss
 from benchmarks.stack import Stack
@@ -78,7 +79,7 @@ def table(rows: list[Row]) -> str:
 
     header = ["path", "conns", "req/s", "p50 ms", "p95 ms", "p99 ms", "ratio to ceiling", "RSS MB"]
     body = [[r.path, str(r.conns), f"{r.per_second:,.0f}", f"{r.p50:.1f}", f"{r.p95:.1f}", f"{r.p99:.1f}",
-             ratio(r), f"{r.rss_mb:.0f}"] for r in rows]
+             ratio(r), "-" if math.isnan(r.rss_mb) else f"{r.rss_mb:.0f}"] for r in rows]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
 
     def fmt(cells: list[str]) -> str:
@@ -90,7 +91,7 @@ def table(rows: list[Row]) -> str:
     return "\n".join([fmt(header), rule, *map(fmt, body)])
 
 
-GROUPS = ("reference", "take", "call", "prefill")
+GROUPS = ("reference", "take", "call", "prefill", "e2e")
 
 
 class Bench:
@@ -219,6 +220,38 @@ class Bench:
             self.rows.append(Row.of(f"prefill POST /prefill (50 fields, {self.profiles:,} profiles)", conns,
                                     result.by_name["prefill"], rss, ceiling="insert"))
 
+    async def end_to_end_rows(self) -> None:
+        flow = end_to_end.EndToEnd(self.stack)
+        pid = self.stack.pid("acceptance")
+        for conns in (8, 32):
+            began = time.time() + self.warmup  # the loop's measured window, in the database's terms
+            readings = asyncio.create_task(self.cpu_in_window())
+            result, rss = await self.measure(self.stack.url("acceptance"), flow.step, conns=conns, pid=pid)
+            arrivals = await flow.arrivals(began, began + result.seconds)
+            spent = await readings
+            steps = loadgen.Figures(count=0, per_second=result.steps_per_second, p50_ms=result.step_p50_ms,
+                                    p95_ms=result.step_p95_ms, p99_ms=result.step_p99_ms, errors=0, statuses={})
+            self.rows.append(Row.of("end to end: open, submit, tasks, claim, approve (one step)", conns, steps, rss,
+                                    ceiling="insert"))
+            for name in ("open", "submit", "tasks", "claim", "approve"):
+                if name in result.by_name:
+                    self.rows.append(Row.of(f"  {name} (in the step)", conns, result.by_name[name], rss, note="-"))
+            issued = loadgen.Figures(count=arrivals.issued_in_window,
+                                     per_second=arrivals.issued_in_window / result.seconds,
+                                     p50_ms=arrivals.p50_ms, p95_ms=arrivals.p95_ms, p99_ms=arrivals.p99_ms,
+                                     errors=0, statuses={})
+            self.rows.append(Row.of("  submit -> licence issued (over the broker)", conns, issued, float("nan"),
+                                    note="licences/s in the window"))
+            self.notes.append(end_to_end.summary(arrivals, result.seconds, spent) + f" ({conns} connections)")
+
+    async def cpu_in_window(self) -> dict[str, float]:
+        """CPU seconds of each part of the stack inside the measured window (after the warm-up)."""
+        assert self.stack.process is not None
+        await asyncio.sleep(self.warmup)
+        before = cpu.by_part(self.stack.process.pid, self.stack.var / "pgdata")
+        await asyncio.sleep(self.seconds)
+        return cpu.spent(before, cpu.by_part(self.stack.process.pid, self.stack.var / "pgdata"))
+
     async def run(self) -> None:
         measured_on, started_at = machine(), datetime.now().astimezone()
         self.say(f"machine: {measured_on}")
@@ -229,7 +262,7 @@ class Bench:
             await self.setup()
             self.say(f"setup done after {time.perf_counter() - began:.0f} s; measuring {self.seconds:.0f} s a row")
             groups = {"reference": lambda: self.reference_rows(ref_url, ref.pid), "take": self.take_ticket_rows,
-                      "call": self.call_next_rows, "prefill": self.prefill_rows}
+                      "call": self.call_next_rows, "prefill": self.prefill_rows, "e2e": self.end_to_end_rows}
             for name in GROUPS:
                 if name in self.only:
                     await groups[name]()

@@ -128,7 +128,8 @@ async def run(base_url: str, step: Step, *, connections: int, seconds: float, wa
     stop_at = time.monotonic() + warmup + seconds
 
     async def loop(index: int) -> None:
-        connector = aiohttp.TCPConnector(limit=1, force_close=False)  # one keep-alive connection per worker
+        # one keep-alive connection per worker and service (an end-to-end step calls several)
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=1, force_close=False)
         async with aiohttp.ClientSession(
             base_url, connector=connector, timeout=aiohttp.ClientTimeout(total=timeout),
             skip_auto_headers=("User-Agent",),

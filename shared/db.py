@@ -1,8 +1,10 @@
 """Database plumbing: one async engine per service, sessions, and a declarative base per schema."""
 
 import asyncio
+import json
 from typing import Any
 
+import orjson
 from sqlalchemy import MetaData, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -25,6 +27,22 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING)
 
 
+def dump_json(value: Any) -> str:
+    """JSON and JSONB columns' text: orjson (about 5x the stdlib's speed: outbox envelopes, form values and
+    history rows are written on every request); what orjson refuses (an int beyond 64 bits) the stdlib writes."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def load_json(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # e.g. an int beyond 64 bits
+        return json.loads(text)
+
+
 def make_engine(
     url: str, *, pool_size: int = 16, max_overflow: int = 4, isolation_level: str | None = None,
     server_settings: dict[str, str] | None = None,
@@ -37,6 +55,8 @@ def make_engine(
     """
     return create_async_engine(
         url,
+        json_serializer=dump_json,
+        json_deserializer=load_json,
         pool_size=pool_size,
         max_overflow=max_overflow,
         connect_args={"timeout": 5, "server_settings": {"timezone": "UTC"} | (server_settings or {})},

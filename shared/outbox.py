@@ -7,18 +7,20 @@ cluster was rebuilt) or a partition whose end fell behind what it acknowledged (
 truncated) puts every row the broker may have lost back in the queue. Consumers dedupe by event id.
 
 One relay of a service publishes at a time (a transaction-level advisory lock; replicas wait their turn),
-so one aggregate's events leave in outbox order. If the broker is down the batch rolls back and the relay
-retries with exponential backoff (tenacity); rows stay until they are sent.
+so one aggregate's events leave in outbox order. A batch goes out in waves (``waves``): the events of a wave
+have distinct keys and are sent together, one broker round trip per partition instead of one per event;
+the next wave is sent once the broker answered for all of this one, and none after a wave with a failure.
+If the broker is down the batch rolls back and the relay retries with exponential backoff (tenacity); rows
+stay until they are sent.
 """
 
 import asyncio
 import contextlib
-import json
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -44,7 +46,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
-from shared import context
+from shared import context, db
 from shared.events.envelope import Envelope, Event
 from shared.observability import (
     OUTBOX_BACKLOG,
@@ -136,11 +138,40 @@ class Sender(Protocol):
         self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
     ) -> Delivered: ...
 
+    async def send_many(self, items: list[tuple[str, str, bytes]]) -> list[Delivered | BaseException]:
+        """Send ``(topic, key, value)`` items together; each one's result or error, in order. Optional: the relay
+        sends one by one with ``send`` when a sender has none."""
+        ...
+
     async def broker_epoch(self) -> str:
         """The current broker lifetime's id (it changes when the broker lost everything)."""
         ...
 
     async def end_offsets(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]: ...
+
+
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+_R = TypeVar("_R", bound=_Keyed)
+
+
+def waves(rows: Sequence[_R]) -> list[list[_R]]:
+    """Split rows (in seq order) into waves sent one after the other: a row goes in the wave after the one
+    that holds its key's previous row (the first wave if none). A wave's events go to the broker together,
+    so their order among themselves is not kept; one key's events are in successive waves, so theirs is.
+    (An aggregate that wrote two events back to back delays only its own second one, not everyone's.)"""
+    result: list[list[_R]] = []
+    wave_of: dict[str, int] = {}
+    for row in rows:
+        index = wave_of.get(row.key, -1) + 1
+        if index == len(result):
+            result.append([])
+        result[index].append(row)
+        wave_of[row.key] = index
+    return result
 
 
 class OutboxRelay:
@@ -188,7 +219,7 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish one batch; returns how many rows were sent. Raises on broker/database errors."""
         t = self.table
-        failed: tuple[int, Exception] | None = None
+        failed: tuple[int, BaseException] | None = None
         async with self.sessionmaker() as session, session.begin():
             if not (await session.execute(select(func.pg_try_advisory_xact_lock(self._lock_key)))).scalar_one():
                 return 0  # another replica is publishing this outbox
@@ -203,15 +234,18 @@ class OutboxRelay:
             if not rows:
                 return 0
             sent: list[dict[str, int]] = []
-            for row in rows:
-                try:
-                    delivered = await self.sender.send(row.topic, row.key, json.dumps(row.envelope).encode())
-                except Exception as exc:
-                    failed = (row.seq, exc)
-                    break
-                sent.append({"b_seq": row.seq, "b_partition": delivered.partition, "b_offset": delivered.offset})
-                tp = (row.topic, delivered.partition)
-                self._acked[tp] = max(self._acked.get(tp, -1), delivered.offset)
+            for wave in waves(rows):
+                items = [(row.topic, row.key, db.dump_json(row.envelope).encode()) for row in wave]
+                for row, result in zip(wave, await self._send(items), strict=True):
+                    if isinstance(result, BaseException):
+                        if failed is None:  # the wave is in seq order: the first failure is the oldest
+                            failed = (row.seq, result)
+                        continue
+                    sent.append({"b_seq": row.seq, "b_partition": result.partition, "b_offset": result.offset})
+                    tp = (row.topic, result.partition)
+                    self._acked[tp] = max(self._acked.get(tp, -1), result.offset)
+                if failed is not None:
+                    break  # later waves hold the failed keys' next events: they wait for the next try
             now = datetime.now(UTC)
             if sent:  # what the broker acknowledged is marked, the rest stays for the next try
                 await session.execute(
@@ -232,6 +266,26 @@ class OutboxRelay:
             OUTBOX_PUBLISHED.labels(self.service).inc()
             OUTBOX_PENDING.labels(self.service).observe((now - row.created_at).total_seconds())
         return len(rows)
+
+    async def _send(self, items: list[tuple[str, str, bytes]]) -> list[Delivered | BaseException]:
+        """Send a wave's events together (one by one with ``send`` if the sender has no ``send_many``)."""
+        send_many = getattr(self.sender, "send_many", None)
+        try:
+            if send_many is None:
+                return await self._send_one_by_one(items)
+            return list(await send_many(items))
+        except Exception as exc:  # e.g. no producer: the broker is down
+            return [exc] * len(items)
+
+    async def _send_one_by_one(self, items: list[tuple[str, str, bytes]]) -> list[Delivered | BaseException]:
+        results: list[Delivered | BaseException] = []
+        for topic, key, value in items:
+            try:
+                results.append(await self.sender.send(topic, key, value))
+            except Exception as exc:
+                # The rest is not tried: with the broker away each send would wait for its timeout.
+                return results + [exc] * (len(items) - len(results))
+        return results
 
     async def check_broker(self) -> None:
         """Compare the broker with what it acknowledged; queue again whatever it may have lost."""
@@ -296,7 +350,7 @@ class OutboxRelay:
             log.info("re-send after the broker loss finished", service=self.service)
             self.loss = None
 
-    async def _note_failure(self, seq: int, exc: Exception) -> None:
+    async def _note_failure(self, seq: int, exc: BaseException) -> None:
         try:
             async with self.sessionmaker() as session, session.begin():
                 await session.execute(

@@ -30,7 +30,11 @@ class ServiceSettings(BaseSettings):
     topic_replication: int = Field(default=1, ge=1)
     consumer_max_attempts: int = Field(default=5, ge=1, description="Then the message goes to the DLQ.")
     relay_batch_size: int = Field(default=200, ge=1)
-    relay_poll_seconds: float = Field(default=0.2, gt=0)
+    relay_poll_seconds: float = Field(
+        default=1.0, gt=0,
+        description="How often an idle relay looks for events anyway. Every commit of the process wakes it at "
+        "once; the poll is for rows another replica (or plain SQL) wrote while this one held the turn.",
+    )
     broker_check_seconds: float = Field(
         default=5.0, gt=0, description="How often the relay checks that the broker still holds what it acknowledged."
     )
