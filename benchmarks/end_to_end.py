@@ -102,13 +102,15 @@ class EndToEnd:
 
         return Arrivals(accepted, in_window, pct(50), pct(95), pct(99), drained, missing)
 
-    # issuance's licence for each application accepted in the window (issued_at: when issuance wrote it,
-    # on approval.decided; the machine's clock, as accepted_at)
+    # issuance's licence for each application accepted in the window and approved (issued_at: when issuance
+    # wrote it, on approval.decided; the machine's clock, as accepted_at). One whose step failed before the
+    # approval (the notes count failed requests) has no licence to wait for.
     _ISSUED = """
         SELECT a.accepted_at, (SELECT min(l.issued_at) FROM issuance.licences l
                                 WHERE l.application_id = a.id) AS issued
           FROM acceptance.applications a
-         WHERE a.matter_code = $1 AND a.accepted_at BETWEEN to_timestamp($2) AND to_timestamp($3)"""
+         WHERE a.matter_code = $1 AND a.accepted_at BETWEEN to_timestamp($2) AND to_timestamp($3)
+           AND EXISTS (SELECT 1 FROM approval.tasks t WHERE t.application_id = a.id AND t.decision = 'approved')"""
     MISSING = f"SELECT count(*) FROM ({_ISSUED}) x WHERE issued IS NULL"
     LATENCIES = (f"SELECT extract(epoch FROM issued - accepted_at)::float8 * 1000 AS ms,"
                  f" extract(epoch FROM issued)::float8 AS issued FROM ({_ISSUED}) x WHERE issued IS NOT NULL")

@@ -23,6 +23,7 @@ from shared.handlers import ConsumerSpec, Delivery, Route
 from shared.inbox import Inbox
 from shared.observability import CONSUMER_LAG, DEAD_LETTERED, EVENTS_HANDLED, EVENTS_SKIPPED, get_logger
 from shared.outbox import Delivered, Outbox
+from shared.outbox import staged as outbox_staged
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -358,7 +359,7 @@ class EventConsumer:
         deps: Any = None,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
-        self.on_commit = on_commit  # e.g. wake the outbox relay: a handler may have written events
+        self.on_commit = on_commit  # e.g. wake the outbox relay: after a commit in which a handler staged events
         self.bus = bus
         self.settings = bus.settings
         self.spec = spec
@@ -488,7 +489,7 @@ class EventConsumer:
             return
         items = [item for _, item in ready]
         try:
-            handled = await self._apply_together(items)
+            handled, staged = await self._apply_together(items)
         except Exception as exc:
             log.info("batch failed; applying its messages one at a time", group=self.group, size=len(ready),
                      error=type(exc).__name__)
@@ -497,11 +498,12 @@ class EventConsumer:
             return
         for (envelope, _, _), new in zip(items, handled, strict=True):
             EVENTS_HANDLED.labels(self.service, envelope.type, "handled" if new else "duplicate").inc()
-        if any(handled) and self.on_commit is not None:
+        if staged and self.on_commit is not None:
             self.on_commit()
 
-    async def _apply_together(self, items: list[tuple[Envelope, Route, Any]]) -> list[bool]:
-        """Handle ``items`` in one transaction; for each, whether it was new (False: a redelivery)."""
+    async def _apply_together(self, items: list[tuple[Envelope, Route, Any]]) -> tuple[list[bool], bool]:
+        """Handle ``items`` in one transaction; for each, whether it was new (False: a redelivery), and
+        whether the handlers staged events."""
         async with self.sessionmaker() as session, session.begin():
             fresh = await self.inbox.first_times(
                 session, consumer=self.group, events=[(envelope.id, envelope.type) for envelope, _, _ in items]
@@ -524,7 +526,7 @@ class EventConsumer:
                 finally:
                     context.correlation_id.reset(cid_token)
                     context.causation_id.reset(cause_token)
-        return handled
+        return handled, outbox_staged(session)
 
     async def handle(self, message: ConsumerRecord) -> None:
         """Apply one message (or dead-letter it); returns when it needs no more work."""
@@ -576,7 +578,7 @@ class EventConsumer:
                     else:
                         result = "duplicate"
                 EVENTS_HANDLED.labels(self.service, envelope.type, result).inc()
-                if result == "handled" and self.on_commit is not None:
+                if outbox_staged(session) and self.on_commit is not None:
                     self.on_commit()
                 return
             except Exception as exc:

@@ -27,6 +27,7 @@ from shared.handlers import ConsumerSpec
 from shared.inbox import Inbox, inbox_table, prune_handled
 from shared.observability import PRUNED, CorrelationMiddleware, configure_logging, get_logger
 from shared.outbox import Outbox, OutboxRelay, outbox_table, prune_published
+from shared.outbox import staged as outbox_staged
 from shared.problems import DomainError, install_problem_handlers
 from shared.settings import ServiceSettings
 
@@ -67,7 +68,7 @@ class Runtime:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commit on success (and on a ``DomainError`` that ``keeps_writes``, which is
-        then re-raised), roll back on any other error; then wake the relay for what it staged."""
+        then re-raised), roll back on any other error; then wake the relay if it staged events."""
         kept: DomainError | None = None
         async with self.sessionmaker() as session, session.begin():
             try:
@@ -76,7 +77,8 @@ class Runtime:
                 if not exc.keeps_writes:
                     raise
                 kept = exc  # leave the block normally: the transaction commits
-        self.relay.wake()
+        if outbox_staged(session):
+            self.relay.wake()
         if kept is not None:
             raise kept
 
@@ -101,7 +103,8 @@ def create_service_app(
         configure_logging(service=service, level=settings.log_level, json=settings.log_json)
         _log_calendar(workdays.configure(settings.calendar_dir))
         engine = db.make_engine(settings.database_url, pool_size=settings.db_pool_size,
-                                max_overflow=settings.db_max_overflow)
+                                max_overflow=settings.db_max_overflow,
+                                server_settings={"application_name": service})  # pg_stat_activity, logs
         sessionmaker = db.make_sessionmaker(engine)
         bus = KafkaBus(settings)
         outbox = Outbox(backbone.outbox_table, producer=service, topic_prefix=settings.topic_prefix)

@@ -3,7 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.acceptance import repository as repo
-from services.acceptance.models import Application
+from services.acceptance.models import Application, ApplicationItem
 from shared.access_log import publish_view
 from shared.auth import Principal, Role
 from shared.events.applications import ApplicationViewed
@@ -17,6 +17,14 @@ async def load(session: AsyncSession, *, application_id: str, lock: bool = False
     if app is None:
         raise NotFound(f"application {application_id} does not exist")
     return app
+
+
+async def load_with_items(session: AsyncSession, *, application_id: str) -> tuple[Application, list[ApplicationItem]]:
+    """The application locked for a change, with its items, or 404."""
+    found = await repo.lock_with_items(session, application_id=application_id)
+    if found is None:
+        raise NotFound(f"application {application_id} does not exist")
+    return found
 
 
 def check(principal: Principal, app: Application, *, write: bool = False) -> None:

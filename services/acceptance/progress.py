@@ -98,10 +98,10 @@ async def follow(
     stage, ``history_status`` what the history shows for an event that moves no status."""
     if not application_id:
         return False
-    app = await repo.get_application(session, application_id=application_id, lock=True)
-    if app is None:
+    found = await repo.lock_with_items(session, application_id=application_id)
+    if found is None:
         return False
-    items = await repo.get_items(session, application_id=app.id)
+    app, items = found
     item = next((i for i in items if i.id == item_id), None)
     if item is not None:
         if task_id:

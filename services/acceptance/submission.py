@@ -41,11 +41,10 @@ async def submit(
     max_commitment_days: int,
 ) -> Application:
     """Check the materials: complete (or covered by a commitment) -> accepted; else a one-time notice."""
-    app = await access.load(session, application_id=application_id, lock=True)
+    app, items = await access.load_with_items(session, application_id=application_id)
     access.check(principal, app, write=True)
     if app.status not in rules.EDITABLE:
         raise Conflict(f"application is {app.status}; it was already submitted")
-    items = await repo.get_items(session, application_id=app.id)
     editing.apply_changes(
         app, values=body.values, presented=body.presented, all_codes=editing.material_codes(items)
     )
@@ -272,9 +271,8 @@ async def supplement(
     max_commitment_days: int,
 ) -> Application:
     """Materials handed in later: completes a pending application, or fulfils a commitment / 补正 request."""
-    app = await access.load(session, application_id=application_id, lock=True)
+    app, items = await access.load_with_items(session, application_id=application_id)
     access.check(principal, app, write=not access.is_applicant(principal))
-    items = await repo.get_items(session, application_id=app.id)
     codes = editing.material_codes(items)
     if body.item_id is not None and body.item_id not in {i.id for i in items}:
         raise Unprocessable(

@@ -27,7 +27,9 @@ async def application_view(session: AsyncSession, *, app: Application) -> Applic
     """The whole application: form with provenance, materials per item, notice, history, pre-check questions."""
     items = await repo.get_items(session, application_id=app.id)
     history = await repo.get_history(session, application_id=app.id)
-    asked = await questions.of_application(session, application_id=app.id)
+    # a question is asked with its history entry (questions.ask): no entry, no question to read
+    asked = (await questions.of_application(session, application_id=app.id)
+             if any(h.status == "precheck_asked" for h in history) else [])
     hints = app.prefill.get("fields", {})
     return ApplicationView(
         id=app.id,

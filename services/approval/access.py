@@ -36,12 +36,14 @@ async def record_view(session: AsyncSession, *, outbox: Outbox, principal: Princ
 # Every change of a task locks its application row first, then the task: decisions of one bundle are
 # serialised (the last member's decision sees the others) and concurrent claims have one winner.
 async def lock_for_action(session: AsyncSession, *, task_id: str, principal: Principal) -> Task:
-    """Check visibility, then lock the application and the task (in that order) for a change."""
-    task = await get_visible_task(session, task_id=task_id, principal=principal)
-    await repository.lock_application(session, application_id=task.application_id)
-    locked = await repository.lock_task(session, task_id=task_id)
-    assert locked is not None
-    return locked
+    """Lock the task's application, then the task (in that order), for a change; 404 if there is no such
+    task, 403 for another department (checked once locked: the rows are read once, not before and after)."""
+    await repository.lock_application_of_task(session, task_id=task_id)
+    task = await repository.lock_task(session, task_id=task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} does not exist")
+    principal.check_department(task.department)
+    return task
 
 
 def check_not_via_liaison(task: Task) -> None:

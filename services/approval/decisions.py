@@ -88,7 +88,8 @@ async def conclude(
     waiting = bundles.awaited_by(
         await repository.tasks_of_application(session, application_id=task.application_id), item_id=task.item_id
     ) if decision == "approved" and task.bundle_code else []
-    application = await repository.lock_application(session, application_id=task.application_id)
+    # locked by access.lock_for_action, first of all: current in the session, no need to read it again
+    application = await repository.get_application(session, application_id=task.application_id)
     assert application is not None
     application_decided = await repository.count_open_tasks(session, application_id=task.application_id) == 0
     if application_decided:

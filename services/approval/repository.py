@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, exists, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,9 +20,26 @@ from services.approval.models import (
 from shared.db import upsert_newer
 
 
-async def insert_application(session: AsyncSession, *, values: dict) -> None:
-    """Insert an application row unless it exists."""
-    await session.execute(insert(Application).values(**values).on_conflict_do_nothing())
+async def insert_application(session: AsyncSession, *, values: dict) -> str | None:
+    """Insert an application row unless it exists; the correlation id of the flow the row holds."""
+    inserted = (
+        await session.execute(
+            insert(Application).values(**values).on_conflict_do_nothing().returning(Application.correlation_id)
+        )
+    ).first()
+    if inserted is not None:
+        return inserted[0]
+    return await flow_correlation(session, application_id=values["application_id"])
+
+
+async def records_present(session: AsyncSession, *, task_id: str) -> set[str]:
+    """Which of a task's rarer records exist (``handovers``, ``post_checks``, ``decision_document``), in one
+    statement: a task's answer then reads only those, where it read all three every time (most tasks have
+    none of them)."""
+    kinds = [("handovers", Handover.task_id), ("post_checks", PostCheck.task_id),
+             ("decision_document", DecisionDocument.task_id)]
+    stmt = union_all(*(select(literal(kind)).where(exists().where(column == task_id)) for kind, column in kinds))
+    return set((await session.execute(stmt)).scalars())
 
 
 async def insert_task(session: AsyncSession, *, values: dict) -> bool:
@@ -47,10 +64,10 @@ async def get_application(session: AsyncSession, *, application_id: str) -> Appl
 
 
 async def flow_correlation(session: AsyncSession, *, application_id: str) -> str | None:
-    """The correlation id the application's flow started with (None: the current one is used)."""
-    return (
-        await session.execute(select(Application.correlation_id).where(Application.application_id == application_id))
-    ).scalar()
+    """The correlation id the application's flow started with (None: the current one is used). Actions lock
+    the application first, so it is usually in the session already: no statement then."""
+    application = await session.get(Application, application_id)
+    return application.correlation_id if application is not None else None
 
 
 async def lock_application(session: AsyncSession, *, application_id: str) -> Application | None:
@@ -60,6 +77,19 @@ async def lock_application(session: AsyncSession, *, application_id: str) -> App
             select(Application)
             .where(Application.application_id == application_id)
             .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def lock_application_of_task(session: AsyncSession, *, task_id: str) -> Application | None:
+    """Lock the application of a task (found through the task in the same statement)."""
+    of_task = select(Task.application_id).where(Task.id == task_id).scalar_subquery()
+    return (
+        await session.execute(
+            select(Application)
+            .where(Application.application_id == of_task)
+            .with_for_update(of=Application)
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()

@@ -49,6 +49,7 @@ from services.approval.schemas import (
     TaskRead,
     TaskSummary,
 )
+from services.approval.tasks import records_present
 from shared.auth import Principal, Role, require
 from shared.privacy import mask_id_number, mask_name
 from shared.problems import NotFound
@@ -116,6 +117,7 @@ def _post_check(c: PostCheck) -> PostCheckRead:
 
 async def _read(session: AsyncSession, task: Task, *, as_of: date, warning_days: int) -> TaskRead:
     summary = _summary(task, as_of=as_of, warning_days=warning_days)
+    present = await records_present(session, task_id=task.id)
     return TaskRead(
         **summary
         | {
@@ -143,9 +145,12 @@ async def _read(session: AsyncSession, task: Task, *, as_of: date, warning_days:
             HistoryRead.model_validate(h, from_attributes=True)
             for h in await history.of_task(session, task_id=task.id)
         ],
-        handovers=[_handover(h) for h in await liaison.handovers(session, task_id=task.id)],
-        post_checks=[_post_check(c) for c in await post_checks.of_task(session, task_id=task.id)],
-        decision_document=_document(await liaison.document(session, task_id=task.id)),
+        handovers=[_handover(h) for h in await liaison.handovers(session, task_id=task.id)]
+        if "handovers" in present else [],
+        post_checks=[_post_check(c) for c in await post_checks.of_task(session, task_id=task.id)]
+        if "post_checks" in present else [],
+        decision_document=_document(await liaison.document(session, task_id=task.id))
+        if "decision_document" in present else None,
     )
 
 
@@ -180,7 +185,7 @@ async def list_tasks(
     if application_id is not None:
         await readthrough.ensure_application(session, request=request, application_id=application_id)
     day = as_of or clock.today()
-    tasks = await worklist.page(
+    found = await worklist.page(
         session,
         principal=principal,
         department=department,
@@ -196,7 +201,7 @@ async def list_tasks(
         offset=offset,
         application_id=application_id,
     )
-    return [_summary(t, as_of=day, warning_days=settings.warning_working_days) for t in tasks]
+    return [_summary(t, as_of=day, warning_days=settings.warning_working_days) for t in found]
 
 
 @router.get("/tasks/{task_id}", response_model=TaskRead, dependencies=[require(*STAFF)])

@@ -30,7 +30,7 @@ async def open_tasks(
     for every later approval event, and each task shows it.
     """
     correlation_id = correlation_id or context.correlation_id.get()
-    await repository.insert_application(
+    held = await repository.insert_application(
         session,
         values={
             "application_id": event.application_id,
@@ -45,7 +45,7 @@ async def open_tasks(
         },
     )
     # the flow the application row already holds wins (a repeated acceptance under another id changes nothing)
-    flow = await repository.flow_correlation(session, application_id=event.application_id) or correlation_id
+    flow = held or correlation_id
     accepted_on = clock.local_date(event.accepted_at)
     # departments without resident approvers (catalogue read model): their tasks go to the liaison officer
     via_liaison = await repository.liaison_departments(session, codes={i.department for i in event.items})
@@ -138,3 +138,9 @@ async def open_tasks(
         opened.append(task_id)
     await session.flush()
     return opened
+
+
+async def records_present(session: AsyncSession, *, task_id: str) -> set[str]:
+    """Which of a task's rarer records exist (hand-overs, post checks, a decision document): a task's answer
+    reads only those."""
+    return await repository.records_present(session, task_id=task_id)

@@ -32,7 +32,8 @@ class TicketNumbers:
     def __init__(self, database_url: str, *, pool_size: int = POOL_SIZE) -> None:
         self.engine: AsyncEngine = db.make_engine(database_url, pool_size=pool_size, max_overflow=0,
                                                   isolation_level="AUTOCOMMIT",
-                                                  server_settings={"synchronous_commit": "off"})
+                                                  server_settings={"synchronous_commit": "off",
+                                                                   "application_name": "ticketing-numbers"})
 
     async def next(self, *, hall: str, zone: str, day: date) -> int:
         """The next sequence number (1 for the day's first ticket of the zone)."""

@@ -21,6 +21,7 @@ from shared.inbox import Inbox, inbox_table
 from shared.infra import EmbeddedBroker, wait_for
 from shared.observability import DEAD_LETTERED, EVENTS_SKIPPED
 from shared.outbox import Outbox, OutboxRelay, outbox_table, pending_count
+from shared.outbox import staged as outbox_staged
 from shared.settings import ServiceSettings
 
 
@@ -60,6 +61,7 @@ class Harness:
         self.relay = OutboxRelay(table=self.t.outbox, sessionmaker=self.sessionmaker, sender=self.bus,
                                  service="backbone", poll_seconds=0.05, max_backoff=1.0)
         self.fail_scores: set[int] = set()
+        self.echo_scores: set[int] = set()  # the handler stages an event of its own for these
         self.transactions: dict[str, int] = {}  # ticket id -> the transaction that applied it
         self.consumer = EventConsumer(
             bus=self.bus, spec=ConsumerSpec(group="grp", handlers={TicketRated: self.on_rated}),
@@ -73,6 +75,8 @@ class Harness:
         if event.score in self.fail_scores:
             raise RuntimeError(f"refusing score {event.score}")
         self.transactions[event.ticket_id] = (await session.execute(text("SELECT txid_current()"))).scalar_one()
+        if event.score in self.echo_scores:
+            await ctx.outbox.add(session, rated(f"{event.ticket_id}-echo", score=1))
         ratings = self.t.ratings
         row = (await session.execute(select(ratings.c.times).where(ratings.c.ticket_id == event.ticket_id))).first()
         if row:
@@ -203,6 +207,30 @@ async def test_a_batch_is_applied_in_one_transaction_with_one_inbox_check(harnes
     assert [await h.times(i) for i in ids] == [1, 1, 1, 1]  # the repeat and the redelivery changed nothing
     batch_txs = {h.transactions[i] for i in ids[1:]}
     assert len(batch_txs) == 1 and first_tx not in batch_txs
+
+
+async def test_only_a_commit_that_staged_events_wakes_the_relay(harness: Harness) -> None:
+    """Waking the relay after every commit cost a relay transaction per commit that found nothing."""
+    h = harness
+    h.echo_scores = {4}
+    woken: list[int] = []
+    h.consumer.on_commit = lambda: woken.append(1)
+    try:
+        plain = [Envelope.wrap(rated(unique("T-quiet"), 5), producer="backbone", correlation_id="wake") for _ in range(3)]
+        await h.consumer.handle(_record(plain[0], 0))
+        await h.consumer.handle_many([_record(e, n) for n, e in enumerate(plain[1:], start=1)])
+        assert woken == []  # applied, nothing staged: the relay sleeps on
+        echoing = [Envelope.wrap(rated(unique("T-echo"), 4), producer="backbone", correlation_id="wake") for _ in range(3)]
+        await h.consumer.handle(_record(echoing[0], 3))
+        assert woken == [1]
+        await h.consumer.handle_many([_record(echoing[1], 4), _record(plain[1], 5)])  # one stages, one repeats
+        assert woken == [1, 1]
+        async with h.sessionmaker() as session, session.begin():
+            assert not outbox_staged(session)
+            await h.outbox.add(session, rated(unique("T-direct")))
+            assert outbox_staged(session)
+    finally:
+        h.consumer.on_commit, h.echo_scores = None, set()
 
 
 async def test_a_failing_event_in_a_batch_is_dead_lettered_alone(infra) -> None:
