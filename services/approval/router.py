@@ -53,7 +53,7 @@ from services.approval.tasks import records_present
 from shared.auth import Principal, Role, require
 from shared.privacy import mask_id_number, mask_name
 from shared.problems import NotFound
-from shared.service_app import RuntimeDep, SessionDep
+from shared.service_app import Runtime, RuntimeDep, SessionDep
 from shared.validators import SaneDate
 
 router = APIRouter(tags=["approval"])
@@ -226,54 +226,62 @@ async def task_history(task_id: str, session: SessionDep, principal: PrincipalDe
     ]
 
 
-async def _respond(session: AsyncSession, task: Task, clock: ClockDep, settings: SettingsDep) -> TaskRead:
+async def _respond(
+    session: AsyncSession, task: Task, *, principal: Principal, runtime: Runtime, clock: ClockDep,
+    settings: SettingsDep,
+) -> TaskRead:
+    """A change's answer: the task as ``GET /tasks/{id}`` shows it, applicant in full, so it is a read in the
+    applicant's access log as that one is (a repeat by the same reader soon after is not logged again)."""
+    await access.record_view(session, outbox=runtime.outbox, principal=principal, task=task)
     return await _read(session, task, as_of=clock.today(), warning_days=settings.warning_working_days)
 
 
 @router.post("/tasks/{task_id}/claim", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
 async def claim(
-    task_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep
+    task_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep, clock: ClockDep,
+    settings: SettingsDep,
 ) -> TaskRead:
     """Take an unassigned task of one's department; a concurrent claim loses with 409."""
     task = await claims.claim(session, task_id=task_id, principal=principal)
-    return await _respond(session, task, clock, settings)
+    return await _respond(session, task, principal=principal, runtime=runtime, clock=clock, settings=settings)
 
 
 @router.post("/tasks/{task_id}/assign", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
 async def assign(
     task_id: str,
     body: AssignRequest,
-    session: SessionDep,
+    session: SessionDep, runtime: RuntimeDep,
     principal: PrincipalDep,
     clock: ClockDep,
     settings: SettingsDep,
 ) -> TaskRead:
     """Give a task to a colleague of the department."""
     task = await claims.assign(session, task_id=task_id, principal=principal, assignee=body.assignee)
-    return await _respond(session, task, clock, settings)
+    return await _respond(session, task, principal=principal, runtime=runtime, clock=clock, settings=settings)
 
 
 @router.post("/tasks/{task_id}/release", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
 async def release(
-    task_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep
+    task_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep, clock: ClockDep,
+    settings: SettingsDep,
 ) -> TaskRead:
     """Put one's own task back into the department's pool."""
     task = await claims.release(session, task_id=task_id, principal=principal)
-    return await _respond(session, task, clock, settings)
+    return await _respond(session, task, principal=principal, runtime=runtime, clock=clock, settings=settings)
 
 
 @router.post("/tasks/{task_id}/advance", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
 async def advance(
     task_id: str,
     body: OpinionRequest,
-    session: SessionDep,
+    session: SessionDep, runtime: RuntimeDep,
     principal: PrincipalDep,
     clock: ClockDep,
     settings: SettingsDep,
 ) -> TaskRead:
     """Complete the current step (e.g. review) with an opinion; the next step waits for a claim."""
     task = await decisions.advance(session, task_id=task_id, principal=principal, opinion=body.opinion)
-    return await _respond(session, task, clock, settings)
+    return await _respond(session, task, principal=principal, runtime=runtime, clock=clock, settings=settings)
 
 
 @router.post("/tasks/{task_id}/approve", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
@@ -296,7 +304,7 @@ async def approve(
         outbox=runtime.outbox,
         clock=clock,
     )
-    return await _respond(session, task, clock, settings)
+    return await _respond(session, task, principal=principal, runtime=runtime, clock=clock, settings=settings)
 
 
 @router.post("/tasks/{task_id}/deny", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
@@ -319,7 +327,7 @@ async def deny(
         outbox=runtime.outbox,
         clock=clock,
     )
-    return await _respond(session, task, clock, settings)
+    return await _respond(session, task, principal=principal, runtime=runtime, clock=clock, settings=settings)
 
 
 @router.post("/tasks/{task_id}/supplement", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
@@ -342,14 +350,14 @@ async def request_supplement(
         outbox=runtime.outbox,
         clock=clock,
     )
-    return await _respond(session, task, clock, settings)
+    return await _respond(session, task, principal=principal, runtime=runtime, clock=clock, settings=settings)
 
 
 @router.post("/tasks/{task_id}/suspend", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
 async def suspend(
     task_id: str,
     body: SuspendRequest,
-    session: SessionDep,
+    session: SessionDep, runtime: RuntimeDep,
     principal: PrincipalDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -358,14 +366,14 @@ async def suspend(
     task = await pauses.suspend(
         session, task_id=task_id, principal=principal, reason=body.reason, clock=clock
     )
-    return await _respond(session, task, clock, settings)
+    return await _respond(session, task, principal=principal, runtime=runtime, clock=clock, settings=settings)
 
 
 @router.post("/tasks/{task_id}/resume", response_model=TaskRead, dependencies=[require(Role.APPROVER)])
 async def resume(
     task_id: str,
     body: ResumeRequest,
-    session: SessionDep,
+    session: SessionDep, runtime: RuntimeDep,
     principal: PrincipalDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -374,7 +382,7 @@ async def resume(
     task = await pauses.resume(
         session, task_id=task_id, principal=principal, findings=body.findings, clock=clock
     )
-    return await _respond(session, task, clock, settings)
+    return await _respond(session, task, principal=principal, runtime=runtime, clock=clock, settings=settings)
 
 
 # ---- liaison hand-overs ---------------------------------------------------------------------------------
@@ -484,7 +492,7 @@ async def liaison_decision(
         outbox=runtime.outbox,
         clock=clock,
     )
-    return await _respond(session, task, clock, settings)
+    return await _respond(session, task, principal=principal, runtime=runtime, clock=clock, settings=settings)
 
 
 @router.get(

@@ -57,7 +57,10 @@ class Back:
             view = await self.view()
             return view if any(datetime.fromisoformat(h["at"]) == at for h in view["history"]) else None
 
-        return await wait_for(recorded, timeout=30, interval=0.1, message=f"{event.TYPE} recorded")
+        await wait_for(recorded, timeout=30, interval=0.1, message=f"{event.TYPE} recorded")
+        # read again: the view's statements run at READ COMMITTED one after the other, so the one that first
+        # showed the entry may have read the application's status just before the event's commit
+        return await self.view()
 
     def opened(self, at: datetime) -> ApprovalTaskOpened:
         return ApprovalTaskOpened(**self.common, at=at)

@@ -107,3 +107,20 @@ async def test_a_task_read_in_the_back_office_is_in_the_log(approval, forms, inf
     assert (entry["reader"], entry["department"], entry["purpose"], entry["subject"]) == (
         "sec-log-approver", "SCJG", "task", task.id)
     assert entry["application_ref"] == task.application_id
+
+
+async def test_a_claim_answered_with_the_applicant_in_full_is_in_the_log(approval, forms, infra) -> None:  # type: ignore[no-untyped-def]
+    """A change's answer shows the task as GET does (the applicant's identifier, values, materials): the
+    approver who claims without opening the task first has read it all the same."""
+    person = new_id_number()
+    sender = Sender(infra)
+    try:
+        [task] = await open_application(approval, sender, approval_accepted(approval_item(), id_number=person))
+    finally:
+        await sender.bus.stop()
+    approver = infra.auth("approver", departments=["SCJG"], sub="sec-log-claimer")
+    claimed = await approval.post(f"/tasks/{task.id}/claim", headers=approver)
+    assert claimed.status_code == 200 and person in claimed.text, claimed.text
+    [entry] = await _logged(forms, infra, person, "approval")
+    assert (entry["reader"], entry["department"], entry["purpose"], entry["subject"]) == (
+        "sec-log-claimer", "SCJG", "task", task.id)
