@@ -24,6 +24,10 @@ from shared.testing import new_id_number
 
 HALL = "ZS-CITY"  # the demo hall: acceptance and issuance know it from the seed
 MATTER = "SCJG-001"  # 个体工商户设立登记: one decision step, result 营业执照
+# One clerk account does the work of a hall's hundreds: forms' read budget per clerk (60 different
+# applicants an hour, then 429 and a form filled by hand) would turn every later open into a degraded one
+# that skips the prefill. Stacks running this step raise it.
+STACK_ENV = {"FORMS_CLERK_APPLICANTS_PER_HOUR": "10000"}
 
 
 @dataclass

@@ -101,7 +101,7 @@ class Bench:
         self.rows: list[Row] = []
         self.notes: list[str] = []
         # The per-kiosk budget (30 tickets a minute) is a limit a load generator would hit at once.
-        self.stack = Stack(extra_env={"TICKETING_KIOSK_TICKETS_PER_MINUTE": "1000000000"})
+        self.stack = Stack(extra_env={"TICKETING_KIOSK_TICKETS_PER_MINUTE": "1000000000"} | end_to_end.STACK_ENV)
 
     def say(self, text: str) -> None:
         print(f"[bench] {text}", flush=True)

@@ -59,7 +59,7 @@ def count(logged: str) -> tuple[Counter[str], dict[str, Counter[str]], Counter[s
 
 
 async def measure(seconds: float, top: int) -> None:
-    stack = Stack()
+    stack = Stack(extra_env=end_to_end.STACK_ENV)
     print(f"[statements] stack ready in {stack.start():.1f} s", flush=True)
     try:
         flow = end_to_end.EndToEnd(stack)
