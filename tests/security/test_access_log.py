@@ -93,13 +93,19 @@ async def test_an_application_read_at_the_front_desk_is_in_the_log(acceptance, f
         "sec-log-front-desk", ["clerk"], "SEC-LOG-HALL", "application", application_id)
 
 
-async def test_a_task_read_in_the_back_office_is_in_the_log(approval, forms, infra) -> None:  # type: ignore[no-untyped-def]
-    person = new_id_number()
+async def _task_of(approval, infra, person: str):  # type: ignore[no-untyped-def]
+    """An approval task for ``person``, opened from an application.accepted sent over the broker."""
     sender = Sender(infra)
     try:
         [task] = await open_application(approval, sender, approval_accepted(approval_item(), id_number=person))
     finally:
         await sender.bus.stop()
+    return task
+
+
+async def test_a_task_read_in_the_back_office_is_in_the_log(approval, forms, infra) -> None:  # type: ignore[no-untyped-def]
+    person = new_id_number()
+    task = await _task_of(approval, infra, person)
     approver = infra.auth("approver", departments=["SCJG"], sub="sec-log-approver")
     read = await approval.get(f"/tasks/{task.id}", headers=approver)
     assert read.status_code == 200 and person in read.text, read.text
@@ -113,11 +119,7 @@ async def test_a_claim_answered_with_the_applicant_in_full_is_in_the_log(approva
     """A change's answer shows the task as GET does (the applicant's identifier, values, materials): the
     approver who claims without opening the task first has read it all the same."""
     person = new_id_number()
-    sender = Sender(infra)
-    try:
-        [task] = await open_application(approval, sender, approval_accepted(approval_item(), id_number=person))
-    finally:
-        await sender.bus.stop()
+    task = await _task_of(approval, infra, person)
     approver = infra.auth("approver", departments=["SCJG"], sub="sec-log-claimer")
     claimed = await approval.post(f"/tasks/{task.id}/claim", headers=approver)
     assert claimed.status_code == 200 and person in claimed.text, claimed.text
