@@ -13,7 +13,6 @@ import json
 import os
 import random
 import statistics
-import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,10 +20,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from benchmarks.stack import embedded_infra
 from services.forms.config import FormsSettings
 from services.forms.main import create_app
 from shared.auth import generate_signing_key, mint_token
-from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database, wait_for
+from shared.infra import wait_for
 from shared.validators import id_number_check_digit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,18 +53,12 @@ def _pct(sorted_ms: list[float], p: float) -> float:
 
 
 async def _run(profiles: int, requests: int, concurrency: int) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="ow-bench-forms-"))
-    os.chmod(tmp, 0o755)
-    pg = EmbeddedPostgres(tmp / "pg")
-    admin = pg.start()
-    broker = EmbeddedBroker(log_path=tmp / "broker.log")
-    bootstrap = broker.start()
-    try:
-        await ensure_database(admin, "bench")
+    async with embedded_infra("forms") as infra:
+        tmp, bootstrap = infra.root, infra.bootstrap
         key = generate_signing_key()
         (tmp / "jwks.json").write_text(json.dumps(key.jwks()))
         settings = FormsSettings(
-            database_url=pg.url("bench"),
+            database_url=infra.database_url,
             kafka_bootstrap=bootstrap,
             topic_prefix="bench.",
             auth_jwks_file=str(tmp / "jwks.json"),
@@ -95,7 +89,7 @@ async def _run(profiles: int, requests: int, concurrency: int) -> None:
 
                 started = time.perf_counter()
                 ids = [_id_number(i) for i in range(profiles)]
-                conn = await asyncpg.connect(pg.url("bench").replace("postgresql+asyncpg://", "postgresql://"))
+                conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg://", "postgresql://"))
                 try:
                     at = datetime.now(UTC)
                     await conn.copy_records_to_table(
@@ -174,9 +168,6 @@ async def _run(profiles: int, requests: int, concurrency: int) -> None:
                     f"{concurrency} concurrent, {requests} requests: p50 {_pct(parallel, 50):.2f} ms  "
                     f"p95 {_pct(parallel, 95):.2f} ms  p99 {_pct(parallel, 99):.2f} ms  throughput {requests / wall:.0f} req/s"
                 )
-    finally:
-        broker.stop()
-        pg.stop()
 
 
 def main() -> None:

@@ -16,22 +16,19 @@ Figures only; nothing is asserted.
 
 import argparse
 import asyncio
-import os
 import random
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import cast
 
 from sqlalchemy import MetaData, Table, text
 
+from benchmarks.stack import embedded_infra
 from shared import db
 from shared.bus import KafkaBus
 from shared.events import Envelope
 from shared.events.ticketing import TicketRated
-from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database
 from shared.observability import configure_logging
 from shared.outbox import Delivered, OutboxRelay, Sender, outbox_table, waves
 from shared.settings import ServiceSettings
@@ -113,27 +110,18 @@ async def drain(
 
 async def _run(events: int, keys: int, batch_size: int) -> None:
     configure_logging(service="relay-bench", level="WARNING", json=False)  # figures only, no topic notices
-    tmp = Path(tempfile.mkdtemp(prefix="ow-bench-relay-"))
-    os.chmod(tmp, 0o755)  # the embedded PostgreSQL runs as its own system user when we are root
-    pg = EmbeddedPostgres(tmp / "pg")
-    admin = pg.start()
-    broker = EmbeddedBroker(log_path=tmp / "broker.log")
-    bootstrap = broker.start()
-    try:
-        await ensure_database(admin, "bench")
+    async with embedded_infra("relay") as infra:
+        bootstrap = infra.bootstrap
         print(f"{events} events, relay batch {batch_size}, embedded PostgreSQL and broker", flush=True)
         for label, pattern, one_by_one in (
             ("one by one (send per row)", spread, True),
             (f"pipelined, {keys} keys at random", spread, False),
             ("pipelined, pairs of one key", pairs, False),
         ):
-            seconds, wave = await drain(database_url=pg.url("bench"), bootstrap=bootstrap,
+            seconds, wave = await drain(database_url=infra.database_url, bootstrap=bootstrap,
                                         keys=pattern(events, keys), one_by_one=one_by_one, batch_size=batch_size)
             waves_note = "" if one_by_one else f"  (mean wave {wave:.1f} events)"
             print(f"  {label:36s} {events / seconds:8.0f} events/s  {seconds:6.2f} s{waves_note}", flush=True)
-    finally:
-        broker.stop()
-        pg.stop()
 
 
 def main() -> None:

@@ -15,12 +15,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from shared.auth import SigningKey, load_or_create_keys, mint_token
-from shared.infra import die_with_parent, port_open
+from shared.infra import EmbeddedBroker, EmbeddedPostgres, die_with_parent, ensure_database, port_open
 from shared.registry import SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,3 +124,32 @@ class Stack:
                 self.process.kill()
                 self.process.wait(10)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Infra:
+    """What ``embedded_infra`` started: its directory, the ``bench`` database's URL and the broker's address."""
+
+    root: Path
+    database_url: str
+    bootstrap: str
+
+
+@contextlib.asynccontextmanager
+async def embedded_infra(name: str) -> AsyncIterator[Infra]:
+    """A PostgreSQL (with a ``bench`` database) and a broker of their own in a new temporary directory, for
+    the benchmarks that run a service in process; both stopped at the end."""
+    root = Path(tempfile.mkdtemp(prefix=f"ow-bench-{name}-"))
+    os.chmod(root, 0o755)  # the embedded PostgreSQL runs as its own system user when we are root
+    pg = EmbeddedPostgres(root / "pg")
+    admin = pg.start()
+    try:
+        broker = EmbeddedBroker(log_path=root / "broker.log")
+        bootstrap = broker.start()
+        try:
+            await ensure_database(admin, "bench")
+            yield Infra(root, pg.url("bench"), bootstrap)
+        finally:
+            broker.stop()
+    finally:
+        pg.stop()

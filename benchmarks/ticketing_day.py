@@ -17,16 +17,14 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import random
-import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 
+from benchmarks.stack import embedded_infra
 from benchmarks.ticketing_wait_sim import (
     OPEN_MIN,
     PROFILE,
@@ -41,7 +39,7 @@ from services.ticketing.main import create_app
 from services.ticketing.seed import demo_halls, window_specs
 from shared.auth import generate_signing_key, mint_token
 from shared.events.catalog import MatterPublished
-from shared.infra import EmbeddedBroker, EmbeddedPostgres, ensure_database, wait_for
+from shared.infra import wait_for
 
 HALL = "ZS-CITY"
 IDLE_POLL_SIM_SECONDS = 600.0  # an idle clerk looks again every 10 minutes anyway
@@ -92,18 +90,12 @@ class Recorder:
 
 
 async def _run(speed: float, visitors: int, seed: int, serial: int = 0, window: str = "") -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="ow-bench-ticketing-"))
-    os.chmod(tmp, 0o755)
-    pg = EmbeddedPostgres(tmp / "pg")
-    admin_url = pg.start()
-    broker = EmbeddedBroker(log_path=tmp / "broker.log")
-    bootstrap = broker.start()
-    try:
-        await ensure_database(admin_url, "bench")
+    async with embedded_infra("ticketing") as infra:
+        tmp, bootstrap = infra.root, infra.bootstrap
         key = generate_signing_key()
         (tmp / "jwks.json").write_text(json.dumps(key.jwks()))
         settings = TicketingSettings(
-            database_url=pg.url("bench"), kafka_bootstrap=bootstrap, topic_prefix="bench.",
+            database_url=infra.database_url, kafka_bootstrap=bootstrap, topic_prefix="bench.",
             auth_jwks_file=str(tmp / "jwks.json"), log_level="WARNING", public_rate_limit_per_minute=10_000_000,
             kiosk_tickets_per_minute=10_000_000,
         )
@@ -128,9 +120,6 @@ async def _run(speed: float, visitors: int, seed: int, serial: int = 0, window: 
                     await _serial(client, key, serial)
                 else:
                     await _day(client, key, speed, visitors, seed, window)
-    finally:
-        broker.stop()
-        pg.stop()
 
 
 _KIOSKS: dict[int, dict[str, str]] = {}

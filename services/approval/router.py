@@ -212,8 +212,7 @@ async def get_task(
     """One task of the caller's department, with its history, hand-overs and post-checks (the applicant in
     full: a read in their access log, ``approval.task_viewed``)."""
     task = await access.get_visible_task(session, task_id=task_id, principal=principal)
-    await access.record_view(session, outbox=runtime.outbox, principal=principal, task=task)
-    return await _read(session, task, as_of=clock.today(), warning_days=settings.warning_working_days)
+    return await _respond(session, task, principal=principal, runtime=runtime, clock=clock, settings=settings)
 
 
 @router.get("/tasks/{task_id}/history", response_model=list[HistoryRead], dependencies=[require(*STAFF)])
@@ -230,8 +229,8 @@ async def _respond(
     session: AsyncSession, task: Task, *, principal: Principal, runtime: Runtime, clock: ClockDep,
     settings: SettingsDep,
 ) -> TaskRead:
-    """A change's answer: the task as ``GET /tasks/{id}`` shows it, applicant in full, so it is a read in the
-    applicant's access log as that one is (a repeat by the same reader soon after is not logged again)."""
+    """The task in full (the applicant too), for ``GET /tasks/{id}`` and every change's answer alike: each is a
+    read in the applicant's access log (a repeat by the same reader soon after is not logged again)."""
     await access.record_view(session, outbox=runtime.outbox, principal=principal, task=task)
     return await _read(session, task, as_of=clock.today(), warning_days=settings.warning_working_days)
 
@@ -250,7 +249,8 @@ async def claim(
 async def assign(
     task_id: str,
     body: AssignRequest,
-    session: SessionDep, runtime: RuntimeDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
     principal: PrincipalDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -274,7 +274,8 @@ async def release(
 async def advance(
     task_id: str,
     body: OpinionRequest,
-    session: SessionDep, runtime: RuntimeDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
     principal: PrincipalDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -357,7 +358,8 @@ async def request_supplement(
 async def suspend(
     task_id: str,
     body: SuspendRequest,
-    session: SessionDep, runtime: RuntimeDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
     principal: PrincipalDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -373,7 +375,8 @@ async def suspend(
 async def resume(
     task_id: str,
     body: ResumeRequest,
-    session: SessionDep, runtime: RuntimeDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
     principal: PrincipalDep,
     clock: ClockDep,
     settings: SettingsDep,
